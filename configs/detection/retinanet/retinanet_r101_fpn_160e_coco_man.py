@@ -1,0 +1,7 @@
+# MAN on RetinaNet-R101 / COCO: one module per block (the paper's K=33).
+_base_ = './retinanet_r101_fpn_160e_coco_bp.py'
+model = dict(
+    _delete_=True,
+    type='man_mm.LocalLearningModel',
+    model={{_base_.model}})
+custom_hooks = [dict(type='man_mm.FeatureBankHook')]

@@ -1,0 +1,3 @@
+from .feature_bank_hook import FeatureBankHook
+
+__all__ = ['FeatureBankHook']

@@ -1,0 +1,3 @@
+from .local_train_loop import LocalEpochBasedTrainLoop, LocalIterBasedTrainLoop
+
+__all__ = ['LocalEpochBasedTrainLoop', 'LocalIterBasedTrainLoop']

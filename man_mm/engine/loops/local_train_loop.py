@@ -1,0 +1,91 @@
+"""Training loops that measure activation memory every iteration.
+
+The per-module forward/backward lives in the model
+(:class:`man_mm.models.LocalLearningModel.train_step`), where
+mmengine's wrappers expect it; these loops add what a local-learning run
+needs around it: the peak activation memory of each iteration, logged as
+``act_mem`` (MiB) next to the loss, and a description of the local modules
+at start-up. They run BP models too, so BP and MAN logs compare directly.
+"""
+from typing import Sequence
+
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+
+from man_mm.registry import LOOPS
+from man_mm.utils import ActivationMemoryMeter
+
+
+class _ActMemMixin:
+    """Wrap ``train_step`` in an :class:`ActivationMemoryMeter`."""
+
+    def _init_act_mem(self, measure_act_mem: bool) -> None:
+        self.measure_act_mem = measure_act_mem
+        self._described = False
+
+    def _base_model(self):
+        model = self.runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    def run_iter(self, idx, data_batch: Sequence[dict]) -> None:
+        model = self._base_model()
+        if not self._described:
+            self._described = True
+            if hasattr(model, 'describe'):
+                print_log(model.describe(), logger='current')
+        self.runner.call_hook(
+            'before_train_iter', batch_idx=idx, data_batch=data_batch)
+        if self.measure_act_mem:
+            with ActivationMemoryMeter.for_model(model) as meter:
+                outputs = self.runner.model.train_step(
+                    data_batch, optim_wrapper=self.runner.optim_wrapper)
+            outputs['act_mem'] = meter.peak_mib
+        else:
+            outputs = self.runner.model.train_step(
+                data_batch, optim_wrapper=self.runner.optim_wrapper)
+        self.runner.call_hook(
+            'after_train_iter',
+            batch_idx=idx,
+            data_batch=data_batch,
+            outputs=outputs)
+        self._iter += 1
+
+
+@LOOPS.register_module()
+class LocalEpochBasedTrainLoop(_ActMemMixin, EpochBasedTrainLoop):
+    """:class:`mmengine.runner.EpochBasedTrainLoop` logging ``act_mem``.
+
+    Args:
+        measure_act_mem (bool): Measure and log the peak activation memory
+            of every iteration. Defaults to True.
+        by_epoch (bool): Accepted so that ``train_cfg = dict(type=...)``
+            can override an mmpretrain schedule's ``dict(by_epoch=True,
+            ...)``; must be True. Use :class:`LocalIterBasedTrainLoop` for
+            iteration-based training.
+        **kwargs: :class:`EpochBasedTrainLoop` arguments.
+    """
+
+    def __init__(self, *args, measure_act_mem: bool = True,
+                 by_epoch: bool = True, **kwargs):
+        if not by_epoch:
+            raise ValueError(
+                'LocalEpochBasedTrainLoop got by_epoch=False; use '
+                "train_cfg=dict(type='man_mm.LocalIterBasedTrainLoop', "
+                'max_iters=...) for iteration-based training.')
+        super().__init__(*args, **kwargs)
+        self._init_act_mem(measure_act_mem)
+
+
+@LOOPS.register_module()
+class LocalIterBasedTrainLoop(_ActMemMixin, IterBasedTrainLoop):
+    """:class:`mmengine.runner.IterBasedTrainLoop` logging ``act_mem``.
+
+    Args:
+        measure_act_mem (bool): As in :class:`LocalEpochBasedTrainLoop`.
+        **kwargs: :class:`IterBasedTrainLoop` arguments.
+    """
+
+    def __init__(self, *args, measure_act_mem: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_act_mem(measure_act_mem)

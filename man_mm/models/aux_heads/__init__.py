@@ -1,0 +1,11 @@
+from .auglocal import AugLocalClsAux
+from .dgl import DGLClsAux, DGLDetAux
+from .infopro import InfoProClsAux
+from .predsim import PredSimClsAux
+from .slm import SLMClsAux, SLMDetAux
+from .task_head import TaskHead
+
+__all__ = [
+    'SLMClsAux', 'TaskHead', 'DGLClsAux', 'InfoProClsAux', 'PredSimClsAux',
+    'AugLocalClsAux', 'SLMDetAux', 'DGLDetAux'
+]

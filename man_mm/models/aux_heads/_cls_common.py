@@ -1,0 +1,36 @@
+"""Small pieces shared by the classification baseline aux nets."""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def gt_labels(data_samples) -> torch.Tensor:
+    """Concatenate mmpretrain ``DataSample.gt_label``s into one vector."""
+    return torch.cat([s.gt_label for s in data_samples])
+
+
+def num_classes_of(task) -> int:
+    head = task.model.head
+    for attr in ('num_classes', ):
+        if hasattr(head, attr):
+            return getattr(head, attr)
+    raise ValueError(f'cannot tell the number of classes of '
+                     f'{type(head).__name__}; pass num_classes to the aux')
+
+
+def in_channels_of(units, last_unit) -> int:
+    """Channels of a module's output: its stage's width (or the stem's)."""
+    return units.stage_out_channels(last_unit.stage)
+
+
+class PoolLinear(nn.Sequential):
+    """Global average pooling + linear classifier."""
+
+    def __init__(self, in_channels: int, num_classes: int):
+        super().__init__(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Linear(in_channels, num_classes))
+
+
+def cross_entropy(logits, data_samples):
+    return F.cross_entropy(logits, gt_labels(data_samples).to(logits.device))

@@ -1,0 +1,135 @@
+"""Simple Local Module (SLM) auxiliary networks (paper eq. 4)."""
+import copy
+
+from torch import nn
+
+from man_mm.registry import MODELS
+from ..local.units import fresh_copy
+
+
+def owned_or_shared_heads(task, share_head: bool, owner: nn.Module):
+    """The task-head modules an aux net runs: the base model's, or its own.
+
+    Shared heads are kept in a plain list so they are not registered twice
+    (the checkpoint keeps one copy, under the base model). Own heads are
+    fresh, re-initialised copies registered on ``owner``.
+    """
+    heads = task.head_modules()
+    if share_head:
+        return list(heads)
+    owner.own_heads = nn.ModuleList([fresh_copy(h) for h in heads])
+    return list(owner.own_heads)
+
+
+@MODELS.register_module()
+class SLMClsAux(nn.Module):
+    """SLM auxiliary net for classification.
+
+    A down-sized replica of the rest of the backbone -- one fresh block for
+    the remainder of the current stage, one per later stage -- followed by
+    the task's neck and head.
+
+    Args:
+        task (TaskAdapter): Adapter of the base model.
+        units (ResNetUnits): The split backbone.
+        last_unit (Unit): The last unit of the local module this aux trains.
+        share_head (bool): Use the base model's neck/head (their weights then
+            also learn from this aux loss) or own fresh copies.
+            Defaults to True (the paper's best, Table 4).
+    """
+
+    def __init__(self, task, units, last_unit, share_head: bool = True):
+        super().__init__()
+        self._task = task
+        self.share_head = share_head
+        self.blocks = units.fresh_blocks_after(last_unit)
+        self._heads = owned_or_shared_heads(task, share_head, self)
+
+    def forward(self, x, data_samples, bank):
+        return self._task.loss(
+            self.blocks(x), data_samples, self._heads, bank=bank)
+
+    def extra_repr(self):
+        return f'share_head={self.share_head}'
+
+
+@MODELS.register_module()
+class SLMDetAux(nn.Module):
+    """MAN auxiliary net for detection: local FPN inputs + the real head.
+
+    With ``adapt=True`` (MAN), a module that ends in stage ``s`` gets a
+    *local feature pyramid*: stages ``< s`` from the feature bank (what
+    earlier modules produced this iteration, detached), stage ``s`` from its
+    own output (after one fresh block for the rest of the stage, if any),
+    stages ``> s`` from one fresh block each (SLM). The neck and head then
+    run as in the base detector. With ``adapt=False`` (paper Table 4, first
+    rows) there is neither bank nor SLM: the module output is resized to
+    every level (:class:`ResizePyramid`).
+
+    Args:
+        task (DetTaskAdapter): Adapter of the detector.
+        units (ResNetUnits): The split backbone.
+        last_unit (Unit): Last unit of the module this aux trains.
+        adapt (bool): SLM + feature bank on (MAN) or off. Defaults to True.
+        share_head (bool): Run the detector's own neck/head (which then also
+            learn from this loss) or fresh copies. Defaults to True.
+        with_cp (bool): Checkpoint the neck+head forward: their activations
+            are recomputed during this aux's backward instead of kept, a
+            memory-for-time switch (off by default: it is not the paper's
+            method, only a cheaper way to compute it).
+    """
+
+    def __init__(self, task, units, last_unit, adapt: bool = True,
+                 share_head: bool = True, with_cp: bool = False):
+        super().__init__()
+        self._task = task
+        self.adapt, self.share_head, self.with_cp = adapt, share_head, with_cp
+        s = last_unit.stage
+        self.stage = s
+        wanted = [t for t in task.out_indices]
+        if adapt:
+            rest = units.fresh_blocks_after(last_unit)
+            n_rest = len(rest) - (units.num_stages - 1 - s)
+            self.rest = nn.Sequential(*list(rest)[:n_rest])
+            self.later = nn.ModuleList(list(rest)[n_rest:])
+        else:
+            from ._pyramid import ResizePyramid
+            self.pyramid = ResizePyramid(
+                units.stage_out_channels(s), s,
+                {t: units.stage_out_channels(t) for t in wanted})
+        self._heads = owned_or_shared_heads(task, share_head, self)
+
+    def stage_features(self, x, bank) -> dict:
+        if not self.adapt:
+            return self.pyramid(x)
+        s = self.stage
+        feats = {t: bank[f'stage{t}'] for t in range(s)
+                 if t in self._task.out_indices}
+        x = self.rest(x)
+        feats[s] = x
+        for t, block in enumerate(self.later, start=s + 1):
+            x = block(x)
+            feats[t] = x
+        return feats
+
+    def forward(self, x, data_samples, bank):
+        feats = self.stage_features(x, bank)
+        if self.with_cp and x.requires_grad:
+            return _checkpointed_loss(self._task, feats, data_samples,
+                                      self._heads)
+        return self._task.loss(feats, data_samples, self._heads, bank=bank)
+
+    def extra_repr(self):
+        return (f'stage={self.stage}, adapt={self.adapt}, '
+                f'share_head={self.share_head}, with_cp={self.with_cp}')
+
+
+def _checkpointed_loss(task, feats, data_samples, heads):
+    """Neck + head + loss under (non-reentrant) activation checkpointing."""
+    from torch.utils.checkpoint import checkpoint
+    keys = sorted(feats)
+
+    def run(*tensors):
+        return task.loss(dict(zip(keys, tensors)), data_samples, heads)
+
+    return checkpoint(run, *[feats[k] for k in keys], use_reentrant=False)

@@ -1,0 +1,101 @@
+"""The MAN feature bank: detached key features, refreshed every iteration."""
+from typing import Dict, Iterator, List
+
+import torch
+from torch import nn
+
+from man_mm.utils import ActivationMemoryMeter
+
+
+class FeatureBank:
+    """Stores detached outputs of chosen modules during a training forward.
+
+    Forward hooks put each tap's output, detached, under the tap's key while
+    :attr:`recording` is on (only inside a local training step, so validation
+    and inference never fill it). Auxiliary networks read it to see features
+    that other local modules produced earlier in the same iteration (paper
+    §3, "Feature Bank"). Entries never carry gradient back into the module
+    that made them, so gradient isolation holds.
+    """
+
+    def __init__(self):
+        self._features: Dict[str, torch.Tensor] = {}
+        self._taps: Dict[str, nn.Module] = {}
+        self._handles: List = []
+        self.recording = False
+
+    # -- taps ---------------------------------------------------------------
+    def add_tap(self, key: str, module: nn.Module) -> None:
+        """Record ``module``'s output under ``key`` once attached."""
+        if key in self._taps:
+            raise KeyError(f'feature bank already has a tap named {key!r}')
+        self._taps[key] = module
+
+    @property
+    def taps(self) -> List[str]:
+        return list(self._taps)
+
+    @property
+    def attached(self) -> bool:
+        return bool(self._handles) or not self._taps
+
+    def attach(self) -> None:
+        """Register the forward hooks (idempotent)."""
+        if self._handles:
+            return
+        for key, module in self._taps.items():
+            self._handles.append(
+                module.register_forward_hook(self._make_hook(key)))
+
+    def detach_hooks(self) -> None:
+        """Remove the forward hooks and drop the stored features."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self.clear()
+
+    def _make_hook(self, key: str):
+
+        def hook(module, inputs, output):
+            if self.recording:
+                self.put(key, output)
+
+        return hook
+
+    # -- storage --------------------------------------------------------------
+    def put(self, key: str, feature: torch.Tensor) -> None:
+        feature = feature.detach()
+        self._features[key] = feature
+        meter = ActivationMemoryMeter.active()
+        if meter is not None:  # the bank is live memory too: count it
+            meter.track(feature)
+
+    def clear(self) -> None:
+        self._features.clear()
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        try:
+            return self._features[key]
+        except KeyError:
+            raise KeyError(
+                f'feature bank has no entry {key!r} (has '
+                f'{sorted(self._features)}); an auxiliary net read a feature '
+                'that no earlier local module produced this iteration.'
+            ) from None
+
+    def get(self, key: str, default=None):
+        return self._features.get(key, default)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._features
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._features)
+
+    def __len__(self) -> int:
+        return len(self._features)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(f.numel() * f.element_size()
+                   for f in self._features.values())

@@ -1,0 +1,39 @@
+"""One gradient-isolated local module: backbone units + their auxiliary net."""
+from typing import Dict, List, Tuple
+
+import torch
+from torch import nn
+
+from .units import Unit
+
+
+class LocalModule(nn.Module):
+    """Units of the backbone trained by one auxiliary network.
+
+    Its forward is a complete local step up to the loss, so a distributed
+    wrapper can wrap each local module on its own (DDP allows one backward
+    per forward).
+
+    Args:
+        units (list[Unit]): Consecutive backbone units (shared modules).
+        aux (nn.Module): Maps ``(features, data_samples, bank)`` to a dict
+            of losses. The last module's aux is the real task head.
+        index (int): Position among the local modules (for messages).
+    """
+
+    def __init__(self, units: List[Unit], aux: nn.Module, index: int):
+        super().__init__()
+        self.unit_names = [u.name for u in units]
+        self.last_unit = units[-1]
+        self.body = nn.Sequential(*[u.module for u in units])
+        self.aux = aux
+        self.index = index
+
+    def forward(self, x: torch.Tensor, data_samples,
+                bank) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        h = self.body(x)
+        return h, self.aux(h, data_samples, bank)
+
+    def extra_repr(self) -> str:
+        return (f'index={self.index}, units=[{self.unit_names[0]} .. '
+                f'{self.unit_names[-1]}]')

@@ -1,0 +1,114 @@
+"""Task adapters: what a local module needs to know about the base model.
+
+The local-learning machinery is task-agnostic; an adapter tells it where the
+backbone is, which modules make up the task's head, and how the base model
+turns backbone features into its real loss.
+"""
+from typing import Dict, List, Sequence
+
+import torch
+from torch import nn
+
+
+class TaskAdapter:
+    """Base class. Subclasses wrap one family of OpenMMLab models.
+
+    Args:
+        model (nn.Module): The built base model (e.g. ``ImageClassifier``).
+    """
+    #: Names of the base model's modules that form the task head, in order.
+    head_names: Sequence[str] = ()
+    #: Feature-bank taps the task's real head needs (see LocalLearningModel).
+    required_taps: Sequence[str] = ()
+    #: The MAN auxiliary net for this task (paper's best configuration).
+    default_aux: str = ''
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    @property
+    def backbone(self) -> nn.Module:
+        return self.model.backbone
+
+    def head_modules(self) -> List[nn.Module]:
+        return [
+            getattr(self.model, n) for n in self.head_names
+            if getattr(self.model, n, None) is not None
+        ]
+
+    def loss(self, feats, data_samples, heads=None,
+             bank=None) -> Dict[str, torch.Tensor]:
+        """The task loss from backbone features, through ``heads``.
+
+        Args:
+            feats (Tensor | tuple): Output of the local module (or its aux).
+            data_samples (list): Targets.
+            heads (list[nn.Module], optional): Head modules to run; the base
+                model's own by default.
+            bank (FeatureBank, optional): Features of other modules.
+
+        Returns:
+            dict[str, Tensor]: Losses.
+        """
+        raise NotImplementedError
+
+
+class ClsTaskAdapter(TaskAdapter):
+    """mmpretrain ``ImageClassifier``: backbone -> neck -> head."""
+    head_names = ('neck', 'head')
+    default_aux = 'man_mm.SLMClsAux'
+
+    def loss(self, feats, data_samples, heads=None, bank=None):
+        neck, head = heads if heads is not None else (
+            getattr(self.model, 'neck', None), self.model.head)
+        feats = feats if isinstance(feats, tuple) else (feats, )
+        if neck is not None:
+            feats = neck(feats)
+        return head.loss(feats, data_samples)
+
+
+class DetTaskAdapter(TaskAdapter):
+    """mmdet single-stage detectors (RetinaNet, YOLOV3): multi-scale
+    backbone features -> neck (FPN / YOLOV3Neck) -> bbox head.
+
+    The real head needs every stage in ``backbone.out_indices``; a local
+    module only computes some of them, the rest come from the feature bank,
+    which therefore taps every stage output (``'stageN'``).
+    """
+    head_names = ('neck', 'bbox_head')
+    required_taps = ('stages', )
+    default_aux = 'man_mm.SLMDetAux'
+
+    @property
+    def out_indices(self) -> Sequence[int]:
+        return self.backbone.out_indices
+
+    def loss(self, feats, data_samples, heads=None, bank=None):
+        """``feats``: ``{stage: tensor}``, or the last stage's tensor (the
+        last local module), completed from ``bank``."""
+        neck, head = heads if heads is not None else (
+            getattr(self.model, 'neck', None), self.model.bbox_head)
+        if not isinstance(feats, dict):
+            feats = {max(self.out_indices): feats}
+        x = tuple(feats[i] if i in feats else bank[f'stage{i}']
+                  for i in self.out_indices)
+        if neck is not None:
+            x = neck(x)
+        return head.loss(x, data_samples)
+
+
+def build_task_adapter(model: nn.Module) -> TaskAdapter:
+    """Pick the adapter for ``model`` by its class."""
+    from mmpretrain.models import ImageClassifier
+    if isinstance(model, ImageClassifier):
+        return ClsTaskAdapter(model)
+    try:
+        from mmdet.models.detectors import SingleStageDetector
+    except ImportError:
+        SingleStageDetector = ()
+    if SingleStageDetector and isinstance(model, SingleStageDetector):
+        return DetTaskAdapter(model)
+    raise TypeError(
+        f'man_mm has no local-learning task adapter for '
+        f'{type(model).__name__}. Supported: mmpretrain ImageClassifier, '
+        'mmdet single-stage detectors (RetinaNet, YOLOV3).')

@@ -1,0 +1,176 @@
+"""Cut a backbone into *units*, the atoms that local modules are made of.
+
+A unit is one residual block; the stem either joins the first block (ImageNet
+ResNets, so ResNet-34/50 give the paper's K=16) or is a unit of its own (CIFAR
+ResNets, so ResNet-32 gives K=16 as in AugLocal/InfoPro). Units are the
+backbone's *own* submodules: local training updates the base model in place,
+so its checkpoint stays loadable by the unmodified base config.
+"""
+import copy
+from dataclasses import dataclass
+from typing import List, Optional
+
+from torch import nn
+
+
+@dataclass
+class Unit:
+    """One indivisible piece of the backbone.
+
+    Attributes:
+        name (str): Readable name, e.g. ``'stem'`` or ``'layer2.3'``.
+        module (nn.Module): The backbone's own module (not a copy).
+        stage (int): Stage index; ``-1`` for a stand-alone stem.
+        index (int): Block index inside the stage (``-1`` for the stem).
+        is_stage_end (bool): Whether the unit's output is its stage's output
+            (the feature an FPN or a feature bank would take).
+    """
+    name: str
+    module: nn.Module
+    stage: int
+    index: int
+    is_stage_end: bool
+
+    @property
+    def trainable(self) -> bool:
+        return any(p.requires_grad for p in self.module.parameters())
+
+
+class ResNetStem(nn.Module):
+    """The stem of an mmpretrain/mmdet ResNet as one module (shares weights)."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        if getattr(backbone, 'deep_stem', False):
+            layers = [backbone.stem]
+        else:
+            layers = [
+                backbone.conv1,
+                getattr(backbone, backbone.norm1_name), backbone.relu
+            ]
+        # CIFAR variants have no max-pool: their forward skips it.
+        if hasattr(backbone, 'maxpool'):
+            layers.append(backbone.maxpool)
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class StemAndBlock(nn.Sequential):
+    """The stem fused with the first block, as ImageNet ResNet units are."""
+
+
+def _supported_resnets():
+    classes = []
+    from mmpretrain.models.backbones import ResNet as PretrainResNet
+    classes.append(PretrainResNet)
+    try:
+        from mmdet.models.backbones import ResNet as DetResNet
+        classes.append(DetResNet)
+    except ImportError:  # detection is optional for classification users
+        pass
+    return tuple(classes)
+
+
+class ResNetUnits:
+    """Units and stage layout of an mmpretrain or mmdet ResNet backbone.
+
+    Args:
+        backbone (nn.Module): A built ``ResNet`` / ``ResNet_CIFAR`` /
+            ``ResNetV1c``/``V1d`` (mmpretrain), ``ResNet`` (mmdet) or
+            ``man_mm.CifarResNet``.
+        stem_as_unit (bool, optional): Make the stem a unit of its own. By
+            default it is, exactly when the backbone has no max-pool (CIFAR).
+    """
+
+    def __init__(self, backbone: nn.Module,
+                 stem_as_unit: Optional[bool] = None):
+        supported = _supported_resnets()
+        if not isinstance(backbone, supported):
+            names = ', '.join(sorted({c.__module__.split('.')[0] + '.' +
+                                      c.__name__ for c in supported}))
+            raise TypeError(
+                f'man_mm cannot split backbone {type(backbone).__name__} into '
+                f'local modules. Supported backbones: {names} and their '
+                'subclasses (ResNet_CIFAR, ResNetV1c/V1d, man_mm.CifarResNet).'
+                ' Change model.backbone.type, or register a units adapter.')
+        self.backbone = backbone
+        if stem_as_unit is None:
+            stem_as_unit = not hasattr(backbone, 'maxpool')
+        self.stem_as_unit = stem_as_unit
+        self.stages: List[nn.Sequential] = [
+            getattr(backbone, name) for name in backbone.res_layers
+        ]
+        self.stage_names: List[str] = list(backbone.res_layers)
+        self.units = self._build_units()
+
+    def _build_units(self) -> List[Unit]:
+        stem = ResNetStem(self.backbone)
+        units = []
+        if self.stem_as_unit:
+            units.append(Unit('stem', stem, -1, -1, False))
+        for s, (name, stage) in enumerate(zip(self.stage_names,
+                                              self.stages)):
+            for i, block in enumerate(stage):
+                module, unit_name = block, f'{name}.{i}'
+                if s == 0 and i == 0 and not self.stem_as_unit:
+                    module, unit_name = StemAndBlock(stem, block), \
+                        f'stem+{name}.0'
+                units.append(
+                    Unit(unit_name, module, s, i, i == len(stage) - 1))
+        return units
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.stages)
+
+    def stage_out_channels(self, stage: int) -> int:
+        """Output channels of ``stage`` (``-1``: the stem)."""
+        if stage < 0:
+            return self.backbone.stem_channels
+        last = self.stages[stage][-1]
+        if hasattr(last, 'out_channels'):  # mmpretrain blocks
+            return last.out_channels
+        # mmdet blocks: the last conv of a block outputs the block's width.
+        return [m for m in last.modules()
+                if isinstance(m, nn.Conv2d)][-1].out_channels
+
+    def fresh_blocks_after(self, unit: Unit) -> nn.Sequential:
+        """Fresh (re-initialised) blocks that finish the network after ``unit``.
+
+        One block for the rest of ``unit``'s stage if any remains, then one
+        block per later stage, shaped like that stage's first block (paper
+        eq. 4: same stages as the backbone, one layer each).
+        """
+        blocks = []
+        if unit.stage < 0:
+            first_stage = 0
+        else:
+            stage = self.stages[unit.stage]
+            if unit.index < len(stage) - 1:
+                blocks.append(fresh_copy(stage[len(stage) - 1]))
+            first_stage = unit.stage + 1
+        for stage in self.stages[first_stage:]:
+            blocks.append(fresh_copy(stage[0]))
+        return nn.Sequential(*blocks)
+
+
+def fresh_copy(module: nn.Module) -> nn.Module:
+    """Same architecture as ``module``, new trainable parameters.
+
+    Deep-copying keeps the block type, width, stride and downsample of any
+    block family; every layer is then re-initialised with its own
+    ``reset_parameters`` so no backbone weight leaks into an auxiliary net.
+    """
+    new = copy.deepcopy(module)
+    for m in new.modules():
+        if hasattr(m, 'reset_parameters'):
+            m.reset_parameters()
+    for p in new.parameters():
+        p.requires_grad_(True)
+    new.train()
+    return new

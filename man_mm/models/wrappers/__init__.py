@@ -1,0 +1,3 @@
+from .local_learning_model import LocalLearningModel, NonFiniteLocalLossError
+
+__all__ = ['LocalLearningModel', 'NonFiniteLocalLossError']

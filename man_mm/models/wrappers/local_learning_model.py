@@ -1,0 +1,343 @@
+"""The model wrapper that owns the local-learning ``train_step``."""
+import copy
+from contextlib import contextmanager
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from torch import nn
+
+from man_mm.registry import MODELS
+from ..aux_heads import TaskHead
+from ..local.feature_bank import FeatureBank
+from ..local.local_module import LocalModule
+from ..local.partition import partition_units
+from ..local.tasks import build_task_adapter
+from ..local.units import ResNetUnits
+
+
+class NonFiniteLocalLossError(FloatingPointError):
+    """A local module's loss became NaN or Inf."""
+
+
+@MODELS.register_module()
+class LocalLearningModel(BaseModel):
+    """Train an OpenMMLab model with supervised local learning (MAN).
+
+    The base model's backbone is cut into ``num_modules`` gradient-isolated
+    local modules. Each training iteration runs, for every module in turn:
+    forward of its units on the detached output of the previous module,
+    forward of its auxiliary net (the last module uses the base model's real
+    head), backward of that local loss -- which frees the module's graph at
+    once -- and hands the detached output on. Peak activation memory is thus
+    one module's plus its aux's, not the whole network's.
+
+    Validation, testing and the checkpoint layout are the base model's:
+    ``state_dict()`` holds ``model.*`` (the base model) and ``aux_heads.*``
+    (training-only, stripped by ``tools/model_converters/strip_aux.py``).
+
+    Args:
+        model (dict | nn.Module): The base model config (e.g. an mmpretrain
+            ``ImageClassifier``) or a built model.
+        num_modules (int, optional): K. Defaults to one module per unit.
+        split_points (Sequence[int], optional): Explicit unit indices where
+            modules start; overrides ``num_modules``.
+        balance (str): ``'units'`` (equal unit counts) or ``'memory'``
+            (equal activation memory per module, as InfoPro*; needs
+            ``balance_input_shape``).
+        balance_input_shape (Sequence[int], optional): ``(C, H, W)`` used to
+            measure per-unit activation memory for ``balance='memory'``.
+        stem_as_unit (bool, optional): See :class:`ResNetUnits`.
+        aux (dict, optional): Config of the auxiliary net of every
+            non-final module, e.g. ``dict(type='man_mm.DGLClsAux')``.
+            Defaults to the task's MAN aux with the paper's best settings
+            (SLM, feature bank, shared head): ``man_mm.SLMClsAux`` for
+            classifiers, ``man_mm.SLMDetAux`` for detectors.
+        feature_bank (dict, optional): ``dict(taps=[...])``; each tap is a
+            submodule path of the base model (``'backbone.layer1'``) or
+            ``'stages'`` for every backbone stage output (keys
+            ``'stage0'``...). Defaults to an empty bank.
+        log_module_losses (bool): Log every module's loss as ``loss_mXX``.
+        data_preprocessor: Ignored if the base model has its own.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 model: Union[dict, nn.Module],
+                 num_modules: Optional[int] = None,
+                 split_points: Optional[Sequence[int]] = None,
+                 balance: str = 'units',
+                 balance_input_shape: Optional[Sequence[int]] = None,
+                 stem_as_unit: Optional[bool] = None,
+                 aux: Optional[dict] = None,
+                 feature_bank: Optional[dict] = None,
+                 log_module_losses: bool = False,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if isinstance(model, dict):
+            model = MODELS.build(model)
+        super().__init__(
+            data_preprocessor=getattr(model, 'data_preprocessor', None)
+            or data_preprocessor,
+            init_cfg=init_cfg)
+        self.model = model
+        self.task = build_task_adapter(model)
+        self.units = ResNetUnits(self.task.backbone, stem_as_unit)
+        self.log_module_losses = log_module_losses
+
+        # Frozen units (e.g. mmdet's frozen_stages) train nothing: they run
+        # under no_grad in front of the first trainable module.
+        all_units = self.units.units
+        n_frozen = 0
+        while n_frozen < len(all_units) and not all_units[n_frozen].trainable:
+            n_frozen += 1
+        self.frozen_units = all_units[:n_frozen]
+        trainable = all_units[n_frozen:]
+        if not trainable:
+            raise ValueError('every backbone unit is frozen: nothing to train '
+                             'locally (check backbone.frozen_stages).')
+        if any(not u.trainable for u in trainable):
+            raise ValueError(
+                'frozen units must all come before the trainable ones; '
+                f'got {[u.name for u in trainable if not u.trainable]} '
+                'frozen after trainable units.')
+        where = f'{type(self.task.backbone).__name__} ' \
+                f'({len(trainable)} trainable units)'
+        if balance not in ('units', 'memory'):
+            raise ValueError(
+                f"balance={balance!r} is not supported: use 'units' or "
+                "'memory'.")
+        costs = None
+        if balance == 'memory' and split_points is None:
+            if balance_input_shape is None:
+                raise ValueError("balance='memory' needs balance_input_shape="
+                                 '(C, H, W) to measure unit activations.')
+            costs = self._unit_costs(balance_input_shape, trainable)
+        groups = partition_units(len(trainable), num_modules, split_points,
+                                 costs, where)
+
+        aux = copy.deepcopy(aux) if aux is not None else dict(
+            type=self.task.default_aux)
+        if not isinstance(aux, dict) or 'type' not in aux:
+            raise ValueError(f'aux must be a config dict with a type, got '
+                             f'{aux!r}')
+        aux_modules, local_modules = [], []
+        for k, group in enumerate(groups):
+            module_units = [trainable[i] for i in group]
+            if k == len(groups) - 1:
+                head = TaskHead(self.task)
+            else:
+                head = self._build_aux(aux, module_units[-1])
+                aux_modules.append(head)
+            local_modules.append(LocalModule(module_units, head, k))
+        self.aux_heads = nn.ModuleList(aux_modules)
+        # Not registered: they only re-group modules registered above, so
+        # the state dict keeps the base model's layout.
+        self._local_modules: List[LocalModule] = local_modules
+        self._frozen_prefix = nn.Sequential(
+            *[u.module for u in self.frozen_units])
+
+        self.feature_bank = FeatureBank()
+        feature_bank = dict(feature_bank or {})
+        feature_bank['taps'] = list(self.task.required_taps) + [
+            t for t in feature_bank.get('taps', [])
+            if t not in self.task.required_taps
+        ]
+        self._add_bank_taps(feature_bank)
+        self._bank_inputs = any(
+            getattr(a, 'needs_inputs', False) for a in aux_modules)
+        self._step = 0
+
+    # ------------------------------------------------------------------
+    # construction helpers
+    # ------------------------------------------------------------------
+    def _build_aux(self, cfg: dict, last_unit) -> nn.Module:
+        cfg = dict(cfg, task=self.task, units=self.units, last_unit=last_unit)
+        try:
+            return MODELS.build(cfg)
+        except KeyError as e:
+            if 'not in the' in str(e) and 'registry' in str(e):
+                raise KeyError(
+                    f"unknown aux type {cfg['type']!r}: use one of "
+                    "man_mm.SLMClsAux, man_mm.DGLClsAux, man_mm.InfoProClsAux,"
+                    " man_mm.PredSimClsAux, man_mm.AugLocalClsAux (see "
+                    'man_mm/models/aux_heads).') from e
+            raise
+
+    def _add_bank_taps(self, cfg: dict) -> None:
+        unknown = set(cfg) - {'taps'}
+        if unknown:
+            raise KeyError(f'feature_bank got unknown keys {sorted(unknown)};'
+                           " it accepts only 'taps'.")
+        for tap in cfg.get('taps', []):
+            if tap == 'stages':
+                for unit in self.units.units:
+                    if unit.is_stage_end:
+                        self.feature_bank.add_tap(f'stage{unit.stage}',
+                                                  unit.module)
+                continue
+            try:
+                module = self.model.get_submodule(tap)
+            except AttributeError:
+                raise KeyError(
+                    f'feature bank tap {tap!r} is not a submodule of the base'
+                    " model; use 'stages' or a path such as "
+                    "'backbone.layer1'.") from None
+            self.feature_bank.add_tap(tap, module)
+
+    def _unit_costs(self, input_shape, trainable) -> List[float]:
+        from man_mm.utils import ActivationMemoryMeter
+        costs = []
+        x = torch.zeros(2, *input_shape)
+        was_training = self.model.training
+        self.model.train()
+        with torch.no_grad():
+            for u in self.frozen_units:
+                x = u.module(x)
+        for u in trainable:
+            with ActivationMemoryMeter.for_model(self.model) as meter:
+                y = u.module(x.detach().requires_grad_())
+                costs.append(float(meter.peak_bytes))
+            x = y.detach()
+        self.model.train(was_training)
+        return costs
+
+    # ------------------------------------------------------------------
+    # properties
+    # ------------------------------------------------------------------
+    @property
+    def local_modules(self) -> List[LocalModule]:
+        """The K local modules, in forward order."""
+        return self._local_modules
+
+    @property
+    def num_modules(self) -> int:
+        """Effective K (trainable local modules)."""
+        return len(self._local_modules)
+
+    def describe(self) -> str:
+        """One line per local module, for logs."""
+        lines = [f'local learning: K={self.num_modules} trainable modules'
+                 + (f' after {len(self.frozen_units)} frozen units'
+                    if self.frozen_units else '')]
+        for lm in self._local_modules:
+            aux = type(lm.aux).__name__
+            n_aux = sum(p.numel() for p in lm.aux.parameters())
+            lines.append(f'  module {lm.index:2d}: {lm.unit_names[0]} .. '
+                         f'{lm.unit_names[-1]}  aux={aux} ({n_aux} params)')
+        return '\n'.join(lines)
+
+    # ------------------------------------------------------------------
+    # training
+    # ------------------------------------------------------------------
+    @contextmanager
+    def _recording_bank(self, inputs: torch.Tensor):
+        """Fresh feature bank for one iteration, recording while inside."""
+        bank = self.feature_bank
+        bank.attach()
+        bank.clear()
+        bank.recording = True
+        if self._bank_inputs:
+            bank.put('inputs', inputs)
+        try:
+            yield bank
+        finally:
+            bank.recording = False
+
+    def _frozen_forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Run the frozen units (no aux, no graph)."""
+        if not self.frozen_units:
+            return inputs
+        with torch.no_grad():
+            return self._frozen_prefix(inputs)
+
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """One local-learning iteration: K local forward/backward passes,
+        then one optimizer step (when gradient accumulation says so)."""
+        data = self.data_preprocessor(data, True)
+        return self.local_train_step(data['inputs'], data['data_samples'],
+                                     optim_wrapper)
+
+    def local_train_step(self, inputs: torch.Tensor, data_samples,
+                         optim_wrapper: OptimWrapper
+                         ) -> Dict[str, torch.Tensor]:
+        if not isinstance(optim_wrapper, OptimWrapper) or isinstance(
+                optim_wrapper, OptimWrapperDict):
+            raise TypeError(
+                'LocalLearningModel needs a single OptimWrapper (one '
+                'optimizer over all modules and aux nets); got '
+                f'{type(optim_wrapper).__name__}.')
+        # Gradient accumulation: every local backward of this iteration
+        # counts as one iteration's backward, so scale_loss/should_update
+        # behave exactly as for BP.
+        count = optim_wrapper._inner_count
+        log_vars = {}
+        with self._recording_bank(inputs) as bank:
+            x = self._frozen_forward(inputs)
+            for lm in self._local_modules:
+                with optim_wrapper.optim_context(lm):
+                    h, losses = lm(x.detach(), data_samples, bank)
+                loss, module_log = self.parse_losses(losses)
+                self._check_finite(loss, module_log, lm)
+                optim_wrapper._inner_count = count
+                # Frees this module's graph now: the memory saving.
+                optim_wrapper.backward(optim_wrapper.scale_loss(loss))
+                log_vars[f'loss_m{lm.index:02d}'] = \
+                    module_log['loss'].detach()
+                x = h.detach()
+                del h, loss, losses
+        optim_wrapper._inner_count = count + 1
+        if optim_wrapper.should_update():
+            optim_wrapper.step()
+            optim_wrapper.zero_grad()
+        self._step += 1
+        return self._summarise(log_vars, module_log)
+
+    def _summarise(self, per_module: Dict[str, torch.Tensor],
+                   final_log: Dict[str, torch.Tensor]) -> dict:
+        # 'loss' is the real task loss (last module); the aux losses are
+        # summarised, and listed per module on request.
+        out = {k: v.detach() for k, v in final_log.items()}
+        aux = list(per_module.values())[:-1]
+        if aux:
+            out['loss_aux'] = torch.stack(aux).mean()
+        if self.log_module_losses:
+            out.update(per_module)
+        return out
+
+    def _check_finite(self, loss, log_vars, lm: LocalModule) -> None:
+        if torch.isfinite(loss):
+            return
+        it = MessageHub.get_current_instance().get_info('iter')
+        it = self._step if it is None else it
+        parts = ', '.join(f'{k}={float(v):.4g}' for k, v in log_vars.items())
+        raise NonFiniteLocalLossError(
+            f'non-finite loss in local module {lm.index} '
+            f'({lm.unit_names[0]} .. {lm.unit_names[-1]}, aux '
+            f'{type(lm.aux).__name__}) at iteration {it}: {parts}. Lower '
+            'the learning rate, enable optim_wrapper.clip_grad, or check the '
+            'input data.')
+
+    # ------------------------------------------------------------------
+    # forward / inference: the base model's
+    # ------------------------------------------------------------------
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        """``predict``/``tensor`` delegate to the base model. ``loss``
+        returns every module's local loss from one gradient-isolated
+        forward (no memory saving; for inspection and DDP-style wrappers)."""
+        if mode != 'loss':
+            return self.model(inputs, data_samples, mode=mode)
+        losses = {}
+        with self._recording_bank(inputs) as bank:
+            x = self._frozen_forward(inputs)
+            for lm in self._local_modules:
+                h, module_losses = lm(x.detach(), data_samples, bank)
+                last = lm.index == self.num_modules - 1
+                for name, value in module_losses.items():
+                    losses[name if last else f'm{lm.index:02d}.{name}'] = \
+                        value
+                x = h
+        return losses

@@ -1,0 +1,230 @@
+"""MAN on mmdet detectors: RetinaNet and YOLOv3 with the feature bank."""
+import copy
+
+import pytest
+import torch
+from mmengine.registry import MODELS, init_default_scope
+
+from man_mm.models import LocalLearningModel, SLMDetAux
+from man_mm.utils import ActivationMemoryMeter
+from tests.helpers import sgd_wrapper
+
+
+@pytest.fixture(autouse=True)
+def _mmdet_scope():
+    init_default_scope('mmdet')
+    yield
+
+
+def retinanet(depth=18, frozen_stages=1, small=True):
+    """mmdet's RetinaNet config (its _base_ model) on a ResNet."""
+    from mmengine.config import Config
+    import mmdet
+    import os.path as osp
+    cfg = Config.fromfile(osp.join(
+        osp.dirname(mmdet.__file__),
+        '.mim/configs/_base_/models/retinanet_r50_fpn.py')).model.to_dict()
+    cfg['backbone'].update(depth=depth, frozen_stages=frozen_stages,
+                           init_cfg=None)
+    if depth < 50:
+        cfg['neck']['in_channels'] = [64, 128, 256, 512]
+    cfg['bbox_head']['num_classes'] = 3
+    if small:
+        cfg['neck']['out_channels'] = 32
+        cfg['bbox_head'].update(in_channels=32, feat_channels=32,
+                                stacked_convs=1)
+    return cfg
+
+
+def yolov3_r34():
+    return dict(
+        type='YOLOV3',
+        data_preprocessor=dict(type='DetDataPreprocessor',
+                               mean=[0, 0, 0], std=[255., 255., 255.],
+                               bgr_to_rgb=True, pad_size_divisor=32),
+        backbone=dict(type='ResNet', depth=34, out_indices=(1, 2, 3),
+                      frozen_stages=1, init_cfg=None),
+        neck=dict(type='YOLOV3Neck', num_scales=3,
+                  in_channels=[512, 256, 128], out_channels=[64, 32, 16]),
+        bbox_head=dict(
+            type='YOLOV3Head', num_classes=3, in_channels=[64, 32, 16],
+            out_channels=[128, 64, 32],
+            anchor_generator=dict(
+                type='YOLOAnchorGenerator',
+                base_sizes=[[(116, 90), (156, 198), (373, 326)],
+                            [(30, 61), (62, 45), (59, 119)],
+                            [(10, 13), (16, 30), (33, 23)]],
+                strides=[32, 16, 8]),
+            bbox_coder=dict(type='YOLOBBoxCoder'),
+            featmap_strides=[32, 16, 8],
+            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True,
+                          loss_weight=1.0, reduction='sum'),
+            loss_conf=dict(type='CrossEntropyLoss', use_sigmoid=True,
+                           loss_weight=1.0, reduction='sum'),
+            loss_xy=dict(type='CrossEntropyLoss', use_sigmoid=True,
+                         loss_weight=2.0, reduction='sum'),
+            loss_wh=dict(type='MSELoss', loss_weight=2.0, reduction='sum')),
+        train_cfg=dict(assigner=dict(type='GridAssigner', pos_iou_thr=0.5,
+                                     neg_iou_thr=0.5, min_pos_iou=0)),
+        test_cfg=dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05,
+                      conf_thr=0.005, nms=dict(type='nms', iou_threshold=0.45),
+                      max_per_img=100))
+
+
+def det_batch(n=2, size=128, seed=0):
+    from mmdet.testing import demo_mm_inputs
+    torch.manual_seed(seed)
+    return demo_mm_inputs(n, [[3, size, size]] * n, num_items=[3] * n,
+                          num_classes=3)
+
+
+def test_frozen_units_run_in_front_and_k_counts_trainable_modules():
+    model = LocalLearningModel(retinanet(depth=18, frozen_stages=1))
+    # R18: stem+layer1.0, layer1.1 frozen; 6 trainable units -> K=6.
+    assert [u.name for u in model.frozen_units] == ['stem+layer1.0',
+                                                     'layer1.1']
+    assert model.num_modules == 6
+    assert 'after 2 frozen units' in model.describe()
+    with pytest.raises(ValueError, match='num_modules=7 is larger'):
+        LocalLearningModel(retinanet(depth=18), num_modules=7)
+
+
+@pytest.mark.parametrize('share_head', [True, False])
+def test_gradient_isolation_on_a_detector(share_head):
+    model = LocalLearningModel(
+        retinanet(depth=18, frozen_stages=1), num_modules=3,
+        aux=dict(type='man_mm.SLMDetAux', share_head=share_head))
+    model.train()
+    data = model.data_preprocessor(det_batch(), True)
+    inputs, samples = data['inputs'], data['data_samples']
+    shared = {id(p) for m in (model.model.neck, model.model.bbox_head)
+              for p in m.parameters()}
+    with model._recording_bank(inputs) as bank:
+        x = model._frozen_forward(inputs)
+        for lm in model.local_modules:
+            model.zero_grad(set_to_none=True)
+            h, losses = lm(x.detach(), samples, bank)
+            model.parse_losses(losses)[0].backward()
+            own = {id(p) for p in lm.body.parameters()} | \
+                {id(p) for p in lm.aux.parameters()}
+            for name, p in model.named_parameters():
+                if not p.requires_grad:
+                    continue
+                if id(p) in own:
+                    assert p.grad is not None, f'{name} got no gradient'
+                elif id(p) in shared and (share_head or lm.index == 2):
+                    assert p.grad is not None, f'{name} got no gradient'
+                else:
+                    assert p.grad is None, \
+                        f'loss of module {lm.index} leaked into {name}'
+            x = h.detach()
+
+
+def test_bank_holds_detached_stage_outputs_refreshed_every_iteration():
+    model = LocalLearningModel(retinanet(depth=18), num_modules=3)
+    optim = sgd_wrapper(model, lr=0.001)
+    model.train_step(det_batch(seed=0), optim)
+    bank = model.feature_bank
+    shapes = {k: tuple(bank[k].shape) for k in bank}
+    assert shapes == {'stage0': (2, 64, 32, 32), 'stage1': (2, 128, 16, 16),
+                      'stage2': (2, 256, 8, 8), 'stage3': (2, 512, 4, 4)}
+    assert all(not bank[k].requires_grad for k in bank)
+    before = bank['stage3'].clone()
+    model.train_step(det_batch(seed=1), optim)
+    assert not torch.equal(before, bank['stage3'])
+
+
+def test_slm_aux_reads_shallower_stages_from_the_bank():
+    model = LocalLearningModel(retinanet(depth=18, frozen_stages=-1))
+    # The module ending at layer3.0 (stage 2, not its end).
+    lm = next(m for m in model.local_modules
+              if m.unit_names[-1] == 'layer3.0')
+    aux = lm.aux
+    assert isinstance(aux, SLMDetAux) and aux.adapt
+    assert len(aux.rest) == 1 and len(aux.later) == 1  # layer3 rest, layer4
+    reads = []
+
+    class SpyBank(dict):
+        def __getitem__(self, key):
+            reads.append(key)
+            return dict.__getitem__(self, key)
+
+    bank = SpyBank(stage0=torch.zeros(2, 64, 32, 32),
+                   stage1=torch.zeros(2, 128, 16, 16))
+    feats = aux.stage_features(torch.zeros(2, 256, 8, 8), bank)
+    assert sorted(reads) == ['stage0', 'stage1']
+    assert {k: tuple(v.shape[1:]) for k, v in feats.items()} == {
+        0: (64, 32, 32), 1: (128, 16, 16), 2: (256, 8, 8), 3: (512, 4, 4)}
+
+
+def test_adapt_and_share_head_switches_build_the_intended_aux():
+    def first_aux(**kw):
+        m = LocalLearningModel(retinanet(depth=18), num_modules=3,
+                               aux=dict(type='man_mm.SLMDetAux', **kw))
+        return m, m.aux_heads[0]
+
+    model, aux = first_aux(adapt=True, share_head=True)
+    assert aux._heads[0] is model.model.neck
+    assert aux._heads[1] is model.model.bbox_head
+    assert not hasattr(aux, 'own_heads') and not hasattr(aux, 'pyramid')
+    model, aux = first_aux(adapt=False, share_head=False)
+    assert hasattr(aux, 'pyramid') and not hasattr(aux, 'later')
+    assert aux._heads[1] is not model.model.bbox_head
+    assert aux.own_heads[1].cls_convs[0].conv.weight.data_ptr() != \
+        model.model.bbox_head.cls_convs[0].conv.weight.data_ptr()
+    # adapt=False never reads the bank.
+    feats = aux.stage_features(torch.zeros(2, 128, 16, 16), bank=None)
+    assert sorted(feats) == [0, 1, 2, 3]
+
+
+def test_dgl_aux_owns_its_heads():
+    model = LocalLearningModel(retinanet(depth=18), num_modules=3,
+                               aux=dict(type='man_mm.DGLDetAux'))
+    model.train_step(det_batch(), sgd_wrapper(model, lr=0.001))
+    aux = model.aux_heads[0]
+    assert aux._heads[0] is not model.model.neck
+
+
+def test_yolov3_trains_locally():
+    model = LocalLearningModel(yolov3_r34())
+    assert model.num_modules == 13   # 16 blocks, stem+layer1 frozen
+    log = model.train_step(det_batch(size=96), sgd_wrapper(model, lr=1e-4))
+    assert torch.isfinite(log['loss']) and 'loss_aux' in log
+
+
+def test_with_cp_aux_gives_the_same_gradients():
+    torch.manual_seed(0)
+    a = LocalLearningModel(retinanet(depth=18), num_modules=2)
+    b = copy.deepcopy(a)
+    for aux in b.aux_heads:
+        aux.with_cp = True
+    grads = []
+    for model in (a, b):
+        optim = sgd_wrapper(model, lr=0.0)
+        seen = {}
+        optim.step = lambda **kw: seen.update(
+            {n: p.grad.clone() for n, p in model.named_parameters()
+             if p.grad is not None})
+        model.train_step(det_batch(), optim)
+        grads.append(seen)
+    assert grads[0].keys() == grads[1].keys()
+    for k in grads[0]:
+        torch.testing.assert_close(grads[0][k], grads[1][k], msg=k)
+
+
+@pytest.mark.parametrize('k', [None, 4])
+def test_retinanet_r50_local_peak_is_below_bp(k):
+    """mmdet RetinaNet-R50 (default config: stem+layer1 frozen) at
+    2x3x512x512: local training keeps fewer activations than BP."""
+    cfg = retinanet(depth=50, small=False)
+    torch.manual_seed(0)
+    bp = MODELS.build(copy.deepcopy(cfg))
+    batch = det_batch(2, 512)
+    with ActivationMemoryMeter.for_model(bp) as meter:
+        bp.train_step(copy.deepcopy(batch), sgd_wrapper(bp, lr=0.0))
+    bp_mem = meter.peak_bytes
+    local = LocalLearningModel(cfg, num_modules=k)
+    with ActivationMemoryMeter.for_model(local) as meter:
+        local.train_step(copy.deepcopy(batch), sgd_wrapper(local, lr=0.0))
+    assert 700 * 2**20 < bp_mem < 950 * 2**20  # DESIGN: ~823 MiB
+    assert meter.peak_bytes < bp_mem, (meter.peak_mib, bp_mem / 2**20)

@@ -1,0 +1,223 @@
+"""Behaviour of the local-learning train step (issue: foundation)."""
+import copy
+
+import pytest
+import torch
+from mmengine.optim import OptimWrapper
+
+from man_mm.models import LocalLearningModel, NonFiniteLocalLossError
+from man_mm.utils import ActivationMemoryMeter
+from tests.helpers import cifar_classifier, fake_batch, local_model, \
+    sgd_wrapper
+
+
+def _params_of(module):
+    return {id(p) for p in module.parameters()}
+
+
+def test_default_k_is_one_module_per_unit():
+    model = local_model(depth=32)
+    # CIFAR ResNet-32: the stem is its own unit, then 15 blocks -> K=16.
+    assert model.num_modules == 16
+    assert len(model.aux_heads) == 15  # the last module uses the real head
+    assert 'K=16' in model.describe()
+
+
+@pytest.mark.parametrize('k', [1, 2, 4, 8])
+def test_grouping_covers_every_unit_once(k):
+    model = local_model(depth=32, num_modules=k)
+    names = [n for lm in model.local_modules for n in lm.unit_names]
+    assert model.num_modules == k
+    assert names == [u.name for u in model.units.units]
+
+
+def test_checkpoint_keeps_base_model_layout():
+    model = local_model(depth=20, num_modules=4)
+    keys = model.state_dict().keys()
+    assert {k.split('.')[0] for k in keys} == {'model', 'aux_heads'}
+    base = model.model.state_dict()
+    assert {k[len('model.'):] for k in keys if k.startswith('model.')} \
+        == set(base)
+
+
+@pytest.mark.parametrize('share_head', [True, False])
+def test_gradient_isolation(share_head):
+    """Each module's parameters get gradient from its own local loss only,
+    and every parameter of the module and of its aux net gets some."""
+    model = local_model(
+        depth=20, num_modules=4,
+        aux=dict(type='man_mm.SLMClsAux', share_head=share_head))
+    model.train()
+    data = model.data_preprocessor(fake_batch(8), True)
+    inputs, samples = data['inputs'], data['data_samples']
+    head_params = _params_of(model.model.head)
+
+    # Expected: the gradient of each local loss alone.
+    expected = {}
+    x = inputs
+    for lm in model.local_modules:
+        model.zero_grad(set_to_none=True)
+        h, losses = lm(x.detach(), samples, model.feature_bank)
+        sum(losses.values()).backward()
+        own = _params_of(lm.body) | _params_of(lm.aux)
+        for name, p in model.named_parameters():
+            if id(p) in own:
+                assert p.grad is not None and p.grad.abs().sum() > 0, \
+                    f'{name} of module {lm.index} got no gradient'
+            elif id(p) not in head_params:
+                assert p.grad is None, \
+                    f'loss of module {lm.index} leaked into {name}'
+        expected.update({
+            id(p): p.grad.clone()
+            for p in lm.body.parameters()
+        })
+        x = h.detach()
+
+    # Actual: one train_step; capture the gradients the optimizer sees.
+    model.zero_grad(set_to_none=True)
+    optim = sgd_wrapper(model)
+    seen = {}
+    optim.step = lambda **kw: seen.update(
+        {id(p): p.grad.clone() for p in model.parameters()
+         if p.grad is not None})
+    model.train_step(fake_batch(8), optim)
+    for lm in model.local_modules:
+        for p in lm.body.parameters():
+            torch.testing.assert_close(seen[id(p)], expected[id(p)])
+
+
+def test_k1_reproduces_bp():
+    """K=1 is BP: same parameters after 3 SGD steps."""
+    from mmpretrain.models import ImageClassifier  # noqa: F401
+    from mmengine.registry import MODELS
+    torch.manual_seed(0)
+    bp = MODELS.build(cifar_classifier(depth=20))
+    local = LocalLearningModel(copy.deepcopy(bp), num_modules=1)
+    bp_optim, local_optim = sgd_wrapper(bp), sgd_wrapper(local)
+    for step in range(3):
+        batch = fake_batch(8, seed=step)
+        bp.train_step(copy.deepcopy(batch), bp_optim)
+        local.train_step(copy.deepcopy(batch), local_optim)
+    for (name, p), q in zip(bp.named_parameters(),
+                            local.model.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-5, rtol=0, msg=name)
+
+
+def _act_mem(model, train_step_model, optim):
+    with ActivationMemoryMeter.for_model(model) as meter:
+        train_step_model.train_step(fake_batch(64), optim)
+    return meter.peak_bytes
+
+
+def test_local_training_peaks_below_40_percent_of_bp():
+    """ResNet-32 at batch 64: K=16 keeps <= 40% of BP's activations."""
+    from mmengine.registry import MODELS
+    bp = MODELS.build(cifar_classifier(depth=32))
+    local = local_model(depth=32)
+    bp_mem = _act_mem(bp, bp, sgd_wrapper(bp))
+    local_mem = _act_mem(local, local, sgd_wrapper(local))
+    assert bp_mem > 0
+    ratio = local_mem / bp_mem
+    assert ratio <= 0.40, f'local/BP activation memory = {ratio:.2%}'
+
+
+def test_summed_losses_would_not_save_memory():
+    """The meter is not fooled: one backward of all local losses (isolated
+    but not freed per module) costs at least as much as BP."""
+    from mmengine.registry import MODELS
+    bp = MODELS.build(cifar_classifier(depth=20))
+    local = local_model(depth=20)
+    bp_mem = _act_mem(bp, bp, sgd_wrapper(bp))
+    data = local.data_preprocessor(fake_batch(64), True)
+    with ActivationMemoryMeter.for_model(local) as meter:
+        losses = local(data['inputs'], data['data_samples'], mode='loss')
+        sum(losses.values()).backward()
+    assert meter.peak_bytes >= bp_mem
+
+
+def test_gradient_accumulation_is_exact():
+    """accumulative_counts=2 at K=1 matches mmengine's BP accumulation."""
+    from mmengine.registry import MODELS
+    torch.manual_seed(0)
+    bp = MODELS.build(cifar_classifier(depth=20))
+    local = LocalLearningModel(copy.deepcopy(bp), num_modules=1)
+    bp_optim = sgd_wrapper(bp, accumulative_counts=2)
+    local_optim = sgd_wrapper(local, accumulative_counts=2)
+    for wrapper, model in ((bp_optim, bp), (local_optim, local)):
+        wrapper.initialize_count_status(model, 0, 4)
+    for step in range(4):
+        batch = fake_batch(8, seed=step)
+        bp.train_step(copy.deepcopy(batch), bp_optim)
+        local.train_step(copy.deepcopy(batch), local_optim)
+    for p, q in zip(bp.parameters(), local.model.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-5, rtol=0)
+
+
+def test_accumulation_steps_once_per_n_iterations_with_k_modules():
+    model = local_model(depth=20, num_modules=4)
+    optim = sgd_wrapper(model, accumulative_counts=2)
+    optim.initialize_count_status(model, 0, 4)
+    before = [p.clone() for p in model.model.backbone.parameters()]
+    model.train_step(fake_batch(8), optim)
+    assert all(torch.equal(a, b) for a, b in
+               zip(before, model.model.backbone.parameters()))
+    model.train_step(fake_batch(8, seed=1), optim)
+    assert not all(torch.equal(a, b) for a, b in
+                   zip(before, model.model.backbone.parameters()))
+
+
+# -- bad input -------------------------------------------------------------
+def test_k_larger_than_units_is_refused():
+    with pytest.raises(ValueError, match=r'num_modules=17 .*16.*units'):
+        local_model(depth=32, num_modules=17)
+
+
+def test_bad_split_points_are_refused():
+    with pytest.raises(ValueError, match='split_points'):
+        local_model(depth=20, split_points=[3, 2])
+
+
+def test_unknown_backbone_is_refused():
+    cfg = cifar_classifier()
+    cfg['backbone'] = dict(type='MobileNetV2')
+    cfg['head']['in_channels'] = 1280
+    with pytest.raises(TypeError, match='cannot split backbone MobileNetV2'):
+        LocalLearningModel(cfg)
+
+
+def test_unknown_aux_type_is_refused():
+    with pytest.raises(KeyError, match="unknown aux type 'man_mm.Nope'"):
+        local_model(aux=dict(type='man_mm.Nope'))
+
+
+def test_unknown_bank_key_is_refused():
+    with pytest.raises(KeyError, match='feature_bank got unknown keys'):
+        local_model(feature_bank=dict(tap=['stages']))
+
+
+def test_non_finite_loss_names_module_and_iteration():
+    model = local_model(depth=20, num_modules=4,
+                        aux=dict(type='man_mm.SLMClsAux', share_head=False))
+    with torch.no_grad():
+        for p in model.aux_heads[1].parameters():
+            p.fill_(float('nan'))
+    with pytest.raises(NonFiniteLocalLossError,
+                       match=r'local module 1 .* at iteration 0'):
+        model.train_step(fake_batch(8), sgd_wrapper(model))
+
+
+def test_optim_wrapper_dict_is_refused():
+    from mmengine.optim import OptimWrapperDict
+    model = local_model(depth=20, num_modules=2)
+    with pytest.raises(TypeError, match='single OptimWrapper'):
+        model.train_step(fake_batch(4),
+                         OptimWrapperDict(a=sgd_wrapper(model)))
+
+
+def test_inference_is_the_base_model():
+    model = local_model(depth=20, num_modules=4).eval()
+    data = model.data_preprocessor(fake_batch(4), False)
+    ours = model(data['inputs'], data['data_samples'], mode='predict')
+    base = model.model(data['inputs'], data['data_samples'], mode='predict')
+    for a, b in zip(ours, base):
+        torch.testing.assert_close(a.pred_score, b.pred_score)

@@ -1,0 +1,191 @@
+"""tools/train.py, tools/test.py, strip_aux.py and mim, run as a user would.
+
+A local-learning model is trained for a few iterations on the embedded
+digits data; its checkpoint, stripped of aux nets, is then evaluated by
+*mmpretrain's own* test script through a config that is pure mmpretrain.
+"""
+import importlib.util
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+PY = sys.executable
+ENV = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+
+
+def run(*args, cwd, check=True):
+    proc = subprocess.run([PY, *args], cwd=cwd, env=ENV, text=True,
+                          capture_output=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{args} failed:\n{proc.stdout[-3000:]}\n'
+                             f'{proc.stderr[-5000:]}')
+    return proc
+
+
+@pytest.fixture(scope='module')
+def digits(tmp_path_factory):
+    spec = importlib.util.spec_from_file_location(
+        'prepare_digits',
+        osp.join(ROOT, 'tools/dataset_converters/prepare_digits.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = str(tmp_path_factory.mktemp('data') / 'digits')
+    counts = mod.prepare_digits(out)
+    assert counts == {'train': 1437, 'val': 360}
+    return out
+
+
+@pytest.fixture(scope='module')
+def configs(tmp_path_factory, digits):
+    """A pure-mmpretrain config and its man_mm local-learning version."""
+    d = tmp_path_factory.mktemp('configs')
+    (d / 'plain.py').write_text(textwrap.dedent(f"""\
+        _base_ = [
+            'mmpretrain::_base_/models/resnet18_cifar.py',
+            '{ROOT}/configs/_base_/datasets/digits_bs64.py',
+            'mmpretrain::_base_/default_runtime.py',
+        ]
+        data_root = '{digits}'
+        train_dataloader = dict(
+            batch_size=8, num_workers=0,
+            dataset=dict(data_root=data_root, indices=32,
+                         pipeline={{{{_base_.test_pipeline}}}}),
+            sampler=dict(seed=0))
+        val_dataloader = dict(
+            batch_size=32, num_workers=0,
+            dataset=dict(data_root=data_root, indices=64))
+        test_dataloader = val_dataloader
+        optim_wrapper = dict(optimizer=dict(
+            type='SGD', lr=0.05, momentum=0.9, nesterov=True,
+            weight_decay=1e-4))
+        param_scheduler = dict(type='CosineAnnealingLR', by_epoch=False,
+                               T_max=4)
+        train_cfg = dict(type='IterBasedTrainLoop', max_iters=4,
+                         val_interval=100)
+        val_cfg = dict()
+        test_cfg = dict()
+        default_hooks = dict(
+            checkpoint=dict(by_epoch=False, interval=2),
+            logger=dict(interval=1))
+        log_processor = dict(by_epoch=False)
+        randomness = dict(seed=0)
+        """))
+    (d / 'man.py').write_text(textwrap.dedent("""\
+        _base_ = './plain.py'
+        custom_imports = dict(imports=['man_mm.models', 'man_mm.engine'],
+                              allow_failed_imports=False)
+        model = dict(_delete_=True, type='man_mm.LocalLearningModel',
+                     model={{_base_.model}}, num_modules=4)
+        train_cfg = dict(_delete_=True,
+                         type='man_mm.LocalIterBasedTrainLoop',
+                         max_iters=4, val_interval=100)
+        custom_hooks = [dict(type='man_mm.FeatureBankHook')]
+        """))
+    return d
+
+
+def _train(configs, work_dir, *extra):
+    return run('tools/train.py', str(configs / 'man.py'), '--work-dir',
+               str(work_dir), *extra, cwd=ROOT)
+
+
+def _state(path):
+    return torch.load(path, map_location='cpu', weights_only=False)[
+        'state_dict']
+
+
+@pytest.fixture(scope='module')
+def trained(configs, tmp_path_factory):
+    work = tmp_path_factory.mktemp('work') / 'full'
+    proc = _train(configs, work)
+    return work, proc
+
+
+def test_train_logs_local_modules_and_act_mem(trained):
+    work, proc = trained
+    log = proc.stdout + proc.stderr
+    assert 'local learning: K=4 trainable modules' in log
+    assert 'act_mem:' in log and 'loss_aux:' in log
+    assert osp.isfile(work / 'iter_4.pth')
+
+
+def test_stripped_checkpoint_evaluates_with_plain_mmpretrain(
+        trained, configs, tmp_path):
+    import mmpretrain
+    work, _ = trained
+    plain_ckpt = tmp_path / 'plain.pth'
+    run('tools/model_converters/strip_aux.py', str(work / 'iter_4.pth'),
+        str(plain_ckpt), cwd=ROOT)
+    state = _state(plain_ckpt)
+    assert not any(k.startswith(('aux_heads', 'model.')) for k in state)
+
+    # mmpretrain's own test script, a pure mmpretrain config, no man_mm.
+    mm_test = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
+                       'test.py')
+    env = dict(ENV, PYTHONPATH='')
+    proc = subprocess.run(
+        [PY, mm_test, str(configs / 'plain.py'), str(plain_ckpt),
+         '--work-dir', str(tmp_path / 'plain_eval')],
+        cwd=str(tmp_path), env=env, text=True, capture_output=True,
+        timeout=600)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    plain_acc = _accuracy(proc.stdout + proc.stderr)
+
+    # The unstripped checkpoint through man_mm's tools/test.py agrees.
+    metrics = tmp_path / 'man.json'
+    run('tools/test.py', str(configs / 'man.py'), str(work / 'iter_4.pth'),
+        '--work-dir', str(tmp_path / 'man_eval'), '--out', str(metrics),
+        cwd=ROOT)
+    import json
+    man_acc = json.loads(metrics.read_text())['accuracy/top1']
+    assert plain_acc == pytest.approx(man_acc, abs=1e-6)
+
+
+def _accuracy(log):
+    import re
+    found = re.findall(r'accuracy/top1: ([0-9.]+)', log)
+    assert found, log[-3000:]
+    return float(found[-1])
+
+
+def test_resume_continues_the_run(trained, configs, tmp_path):
+    full, _ = trained
+    part = tmp_path / 'part'
+    _train(configs, part, '--cfg-options', 'train_cfg.max_iters=2')
+    assert osp.isfile(part / 'iter_2.pth')
+    _train(configs, part, '--resume')
+    a, b = _state(full / 'iter_4.pth'), _state(part / 'iter_4.pth')
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=0, msg=k)
+
+
+def test_existing_checkpoints_are_not_overwritten(trained, configs):
+    work, _ = trained
+    before = os.path.getmtime(work / 'iter_4.pth')
+    proc = run('tools/train.py', str(configs / 'man.py'), '--work-dir',
+               str(work), cwd=ROOT, check=False)
+    assert proc.returncode != 0
+    assert 'already holds checkpoints' in proc.stderr
+    assert os.path.getmtime(work / 'iter_4.pth') == before
+
+
+def test_mim_train_runs_man_mm_tools(configs, tmp_path):
+    mim = shutil.which('mim', path=osp.dirname(PY))
+    if mim is None:
+        pytest.fail('mim is not installed beside this interpreter')
+    proc = subprocess.run(
+        [mim, 'train', 'man_mm', str(configs / 'man.py'), '--work-dir',
+         str(tmp_path / 'mim'), '--cfg-options', 'train_cfg.max_iters=1',
+         'default_hooks.checkpoint.interval=1'],
+        cwd=str(tmp_path), env=ENV, text=True, capture_output=True,
+        timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert osp.isfile(tmp_path / 'mim' / 'iter_1.pth')

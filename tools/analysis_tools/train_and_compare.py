@@ -1,0 +1,119 @@
+# Copyright (c) man_mm contributors. Licensed under the Apache License 2.0.
+"""Train several configs one after another and compare them in one table.
+
+Each config is trained by ``tools/train.py`` into ``WORK_DIR/<config name>``;
+the table is read back from the runs' own mmengine logs: peak activation
+memory (``act_mem``, logged by man_mm's training loops), mean time per
+iteration, and the final validation metric.
+
+    python tools/analysis_tools/train_and_compare.py \
+        configs/classification/resnet32_digits_bp.py \
+        configs/classification/resnet32_digits_man_k16.py \
+        --work-dir work_dirs/demo --metric accuracy/top1
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('configs', nargs='+')
+    parser.add_argument('--work-dir', required=True)
+    parser.add_argument('--metric', default='accuracy/top1')
+    parser.add_argument('--out', help='JSON file for the table')
+    parser.add_argument(
+        '--cfg-options', nargs='+', default=[],
+        help='passed to every tools/train.py run')
+    return parser.parse_args()
+
+
+def read_scalars(work_dir):
+    """Rows of the newest ``vis_data/scalars.json`` under ``work_dir``."""
+    runs = sorted(d for d in os.listdir(work_dir)
+                  if osp.isfile(osp.join(work_dir, d, 'vis_data',
+                                         'scalars.json')))
+    if not runs:
+        raise FileNotFoundError(f'no mmengine scalars.json in {work_dir}')
+    path = osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json')
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def summarise(name, rows, metric):
+    train = [r for r in rows if 'loss' in r]
+    vals = [r for r in rows if metric in r]
+    times = [r['time'] for r in train if 'time' in r]
+    act = [r['act_mem'] for r in train if 'act_mem' in r]
+    return dict(
+        config=name,
+        act_mem_mib=max(act) if act else None,
+        time_s=sum(times) / len(times) if times else None,
+        metric=vals[-1][metric] if vals else None,
+        iters=train[-1].get('iter') if train else None)
+
+
+def train(config, work_dir, cfg_options):
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
+           '--work-dir', work_dir]
+    if cfg_options:
+        cmd += ['--cfg-options', *cfg_options]
+    env = dict(os.environ)
+    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    tail = []
+    for line in proc.stdout:
+        tail = (tail + [line])[-40:]
+        # mmengine's own progress lines: Epoch(train)/Iter(train)/val.
+        if '(train)' in line or '(val)' in line or 'local learning' in line:
+            print('   ', line.rstrip()[-150:], flush=True)
+    if proc.wait() != 0:
+        sys.stderr.write(''.join(tail))
+        raise SystemExit(f'training {config} failed')
+
+
+def main():
+    from man_mm.utils import format_table
+    args = parse_args()
+    results = []
+    for i, config in enumerate(args.configs, 1):
+        name = osp.splitext(osp.basename(config))[0]
+        work_dir = osp.join(args.work_dir, name)
+        print(f'[{i}/{len(args.configs)}] training {name} -> {work_dir}',
+              flush=True)
+        start = time.time()
+        train(config, work_dir, args.cfg_options)
+        row = summarise(name, read_scalars(work_dir), args.metric)
+        row['wall_s'] = time.time() - start
+        results.append(row)
+    ref = results[0]
+    for row in results:
+        if ref['act_mem_mib'] and row['act_mem_mib']:
+            row['act_vs_first'] = row['act_mem_mib'] / ref['act_mem_mib']
+    print()
+    print(format_table(results, [
+        ('config', 'config', '{}'),
+        ('act_mem_mib', 'peak act. mem (MiB)', '{:.1f}'),
+        ('act_vs_first', f'vs {ref["config"]}', '{:.1%}'),
+        ('time_s', 's/iter', '{:.3f}'),
+        ('iters', 'iters', '{}'),
+        ('metric', args.metric, '{:.2f}'),
+        ('wall_s', 'wall (s)', '{:.0f}'),
+    ]))
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(results, f, indent=2)
+        print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,116 @@
+# Copyright (c) man_mm contributors. Licensed under the Apache License 2.0.
+"""Train a model (BP or local learning) from a config, mmengine style.
+
+    python tools/train.py configs/classification/resnet32_cifar10_man_k16.py
+    bash tools/dist_train.sh CONFIG 8            # multi-GPU
+    mim train man_mm CONFIG                      # through OpenMMLab's mim
+"""
+import argparse
+import glob
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+# mmengine 0.10 calls torch.load without weights_only; torch >= 2.6 would
+# then refuse its own checkpoints (optimizer/message-hub state) on resume.
+os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+from mmengine.runner import Runner
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or from the latest one in '
+        'the work dir when no path is given')
+    parser.add_argument(
+        '--amp', action='store_true', help='enable automatic mixed precision')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='skip validation during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the actual batch size')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. model.num_modules=8')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg, args):
+    """Fold command-line switches into the config."""
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if optim_wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise ValueError(f'--amp works with OptimWrapper only, the config '
+                             f'uses {optim_wrapper}')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in \
+                cfg.auto_scale_lr:
+            raise KeyError('--auto-scale-lr needs auto_scale_lr.'
+                           'base_batch_size in the config')
+        cfg.auto_scale_lr.enable = True
+    return cfg
+
+
+def check_work_dir(cfg):
+    """Refuse to overwrite checkpoints of an earlier run."""
+    if cfg.get('resume', False):
+        return
+    old = sorted(glob.glob(osp.join(cfg.work_dir, '*.pth')))
+    if old:
+        raise FileExistsError(
+            f'work dir {cfg.work_dir} already holds checkpoints '
+            f'({", ".join(osp.basename(p) for p in old[:3])}'
+            f'{", ..." if len(old) > 3 else ""}) that this run would '
+            'overwrite. Pass --resume to continue that run, or choose '
+            'another --work-dir.')
+
+
+def main():
+    args = parse_args()
+    cfg = merge_args(Config.fromfile(args.config), args)
+    check_work_dir(cfg)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
