@@ -28,7 +28,7 @@ class _ActMemMixin:
         model = self.runner.model
         return model.module if is_model_wrapper(model) else model
 
-    def run_iter(self, idx, data_batch: Sequence[dict]) -> None:
+    def _run_iter(self, idx: int, data_batch: Sequence[dict]) -> None:
         model = self._base_model()
         if not self._described:
             self._described = True
@@ -76,6 +76,9 @@ class LocalEpochBasedTrainLoop(_ActMemMixin, EpochBasedTrainLoop):
         super().__init__(*args, **kwargs)
         self._init_act_mem(measure_act_mem)
 
+    def run_iter(self, idx, data_batch: Sequence[dict]) -> None:
+        self._run_iter(idx, data_batch)
+
 
 @LOOPS.register_module()
 class LocalIterBasedTrainLoop(_ActMemMixin, IterBasedTrainLoop):
@@ -89,3 +92,6 @@ class LocalIterBasedTrainLoop(_ActMemMixin, IterBasedTrainLoop):
     def __init__(self, *args, measure_act_mem: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self._init_act_mem(measure_act_mem)
+
+    def run_iter(self, data_batch: Sequence[dict]) -> None:
+        self._run_iter(self._iter, data_batch)
