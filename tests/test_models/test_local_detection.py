@@ -212,19 +212,22 @@ def test_with_cp_aux_gives_the_same_gradients():
         torch.testing.assert_close(grads[0][k], grads[1][k], msg=k)
 
 
-@pytest.mark.parametrize('k', [None, 4])
-def test_retinanet_r50_local_peak_is_below_bp(k):
-    """mmdet RetinaNet-R50 (default config: stem+layer1 frozen) at
-    2x3x512x512: local training keeps fewer activations than BP."""
+def test_retinanet_r50_local_peak_is_below_bp():
+    """mmdet's default RetinaNet-R50 (80 classes, stem+layer1 frozen) at
+    2x3x512x512: local training at the paper's split (K=16, 13 trainable
+    modules) and at K=4 keeps fewer activations than BP."""
     cfg = retinanet(depth=50, small=False)
-    torch.manual_seed(0)
-    bp = MODELS.build(copy.deepcopy(cfg))
+    cfg['bbox_head']['num_classes'] = 80
     batch = det_batch(2, 512)
-    with ActivationMemoryMeter.for_model(bp) as meter:
-        bp.train_step(copy.deepcopy(batch), sgd_wrapper(bp, lr=0.0))
-    bp_mem = meter.peak_bytes
-    local = LocalLearningModel(cfg, num_modules=k)
-    with ActivationMemoryMeter.for_model(local) as meter:
-        local.train_step(copy.deepcopy(batch), sgd_wrapper(local, lr=0.0))
-    assert 700 * 2**20 < bp_mem < 950 * 2**20  # DESIGN: ~823 MiB
-    assert meter.peak_bytes < bp_mem, (meter.peak_mib, bp_mem / 2**20)
+    peaks = {}
+    for k in ('bp', None, 4):
+        torch.manual_seed(0)
+        model = MODELS.build(copy.deepcopy(cfg)) if k == 'bp' else \
+            LocalLearningModel(copy.deepcopy(cfg), num_modules=k)
+        with ActivationMemoryMeter.for_model(model) as meter:
+            model.train_step(copy.deepcopy(batch),
+                             sgd_wrapper(model, lr=0.0))
+        peaks[k] = meter.peak_mib
+    assert 800 < peaks['bp'] < 850, peaks  # DESIGN §3: ~823 MiB
+    assert peaks[None] < peaks['bp'], peaks
+    assert peaks[4] < peaks['bp'], peaks
