@@ -24,14 +24,9 @@ def local_model(depth=20, **kwargs):
 
 
 def fake_batch(n=8, size=32, num_classes=10, seed=0):
-    """A batch in the format mmpretrain's data loader produces."""
-    from mmpretrain.structures import DataSample
-    g = torch.Generator().manual_seed(seed)
-    inputs = [torch.randint(0, 256, (3, size, size), generator=g,
-                            dtype=torch.uint8) for _ in range(n)]
-    labels = torch.randint(0, num_classes, (n, ), generator=g)
-    samples = [DataSample().set_gt_label(int(y)) for y in labels]
-    return dict(inputs=inputs, data_samples=samples)
+    """A random batch in the format mmpretrain's data loader produces."""
+    from man_mm.utils import fake_cls_batch
+    return fake_cls_batch(n, (3, size, size), num_classes, seed)
 
 
 def sgd_wrapper(model, lr=0.1, **kwargs):

@@ -9,11 +9,11 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
 
 # mmengine 0.10 calls torch.load without weights_only; torch >= 2.6 would
 # then refuse its own checkpoints (optimizer/message-hub state) on resume.
 os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
-from mmengine.runner import Runner
 
 
 def parse_args():

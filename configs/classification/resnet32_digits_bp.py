@@ -9,7 +9,9 @@ _base_ = [
     'mmpretrain::_base_/default_runtime.py',
 ]
 max_epochs = 6
-optim_wrapper = dict(optimizer=dict(lr=0.05))
+# ResNet-32 on 1.4k digits is lr-sensitive: 0.05 reaches ~40% in this
+# budget, 0.2 ~95% (measured with BP).
+optim_wrapper = dict(optimizer=dict(lr=0.2))
 param_scheduler = dict(T_max=max_epochs)
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 auto_scale_lr = dict(base_batch_size=64)

@@ -5,7 +5,7 @@ tests, so every table in this project is produced by the same code.
 """
 import copy
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 import torch
 from mmengine.optim import OptimWrapper
@@ -95,8 +95,10 @@ def format_table(rows: List[dict], columns: List[tuple]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     lines = []
     for n, r in enumerate(cells):
-        lines.append('| ' + ' | '.join(c.rjust(w) if n else c.ljust(w)
-                                       for c, w in zip(r, widths)) + ' |')
+        # Text in the first column reads left-aligned, numbers right.
+        lines.append('| ' + ' | '.join(
+            c.rjust(w) if n and i else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths))) + ' |')
         if n == 0:
             lines.append('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
     return '\n'.join(lines)
@@ -107,3 +109,77 @@ def with_cp(model_cfg: dict) -> dict:
     cfg = copy.deepcopy(model_cfg)
     cfg['backbone']['with_cp'] = True
     return cfg
+
+
+def module_breakdown(model: nn.Module, batch: dict,
+                     device: str = 'cpu') -> List[dict]:
+    """Where each local module's activation memory goes (detectors).
+
+    Runs one local training iteration with forward hooks that read the
+    :class:`ActivationMemoryMeter` at the boundaries of each local step:
+    before the module (``input``: what is alive already -- the module input
+    and the feature bank), after its units (``body``), before the neck
+    (``slm``: SLM blocks or the resize pyramid), after the neck (``neck``)
+    and after the head and loss (``head``). ``peak`` is the module's
+    measured peak, backward included.
+
+    Args:
+        model (LocalLearningModel): A local-learning detector.
+        batch (dict): One data batch.
+        device (str): Device to run on.
+
+    Returns:
+        list[dict]: One row per local module, values in MiB.
+    """
+    model = model.to(device).train()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.0))
+    meter = ActivationMemoryMeter.for_model(model)
+    rows: List[dict] = []
+    handles = []
+
+    def now():
+        return meter.current_bytes / 2**20
+
+    def start(lm):
+        def hook(module, args):
+            if rows:
+                rows[-1]['peak'] = meter.peak_bytes / 2**20
+            meter.reset_peak()
+            rows.append(dict(module=lm.index,
+                             units=f'{lm.unit_names[0]}..'
+                             f'{lm.unit_names[-1]}', input=now(),
+                             slm=0.0, neck=0.0))
+        return hook
+
+    def after(key, base):
+        def hook(*args):
+            row = rows[-1]
+            row[key] = now() - row.get(base + '_at', row['input'])
+            row[key + '_at'] = now()
+        return hook
+
+    necks = []
+    for lm in model.local_modules:
+        handles.append(lm.register_forward_pre_hook(start(lm)))
+        handles.append(lm.body.register_forward_hook(after('body', 'input')))
+        heads = getattr(lm.aux, '_heads', None) or \
+            model.task.head_modules()
+        if len(heads) > 1 and all(heads[0] is not n for n in necks):
+            necks.append(heads[0])
+        handles.append(lm.register_forward_hook(after('head', 'neck')))
+    for neck in necks:
+        handles.append(neck.register_forward_pre_hook(after('slm', 'body')))
+        handles.append(neck.register_forward_hook(after('neck', 'slm')))
+    try:
+        with meter:
+            model.train_step(batch, optim)
+    finally:
+        for h in handles:
+            h.remove()
+    rows[-1]['peak'] = meter.peak_bytes / 2**20
+    for row in rows:
+        if 'neck_at' not in row:  # no neck ran: head follows the SLM part
+            row['head'] = row['head_at'] - row.get('slm_at', row['body_at'])
+        for key in [k for k in row if k.endswith('_at')]:
+            del row[key]
+    return rows

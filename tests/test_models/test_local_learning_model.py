@@ -221,3 +221,74 @@ def test_inference_is_the_base_model():
     base = model.model(data['inputs'], data['data_samples'], mode='predict')
     for a, b in zip(ours, base):
         torch.testing.assert_close(a.pred_score, b.pred_score)
+
+
+def _cpu_amp_wrapper(model, monkeypatch, dtype=None):
+    """mmengine's AmpOptimWrapper on CPU: it refuses to build without an
+    accelerator, so pretend one is there and give it a CPU GradScaler."""
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp_module
+    from mmengine.optim import AmpOptimWrapper
+    monkeypatch.setattr(amp_module, 'is_cuda_available', lambda: True)
+    wrapper = AmpOptimWrapper(
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+        dtype=dtype)
+    wrapper.loss_scaler = torch.amp.GradScaler('cpu', init_scale=2.**10)
+    return wrapper
+
+
+def test_amp_scales_every_local_backward_and_steps_once(monkeypatch):
+    """K scaled backwards, then one unscale/step: the same update as fp32
+    (the scale is a power of two, so unscaling is exact)."""
+    torch.manual_seed(0)
+    plain_model = local_model(depth=20, num_modules=4)
+    amp_model = copy.deepcopy(plain_model)
+    plain = sgd_wrapper(plain_model)
+    amp = _cpu_amp_wrapper(amp_model, monkeypatch)
+    # Compare in fp32: keep the scaler, skip autocast.
+    monkeypatch.setattr(type(amp), 'optim_context',
+                        OptimWrapper.optim_context)
+    scaled, steps = [], []
+    scale, step = amp.loss_scaler.scale, amp.loss_scaler.step
+    amp.loss_scaler.scale = lambda loss: scaled.append(1) or scale(loss)
+    amp.loss_scaler.step = lambda *a, **k: steps.append(1) or step(*a, **k)
+    for i in range(2):
+        plain_model.train_step(fake_batch(8, seed=i), plain)
+        amp_model.train_step(fake_batch(8, seed=i), amp)
+    assert len(scaled) == 2 * 4 and len(steps) == 2
+    for p, q in zip(plain_model.parameters(), amp_model.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=0)
+
+
+def test_amp_autocast_runs_every_module_in_low_precision(monkeypatch):
+    model = local_model(depth=20, num_modules=4)
+    amp = _cpu_amp_wrapper(model, monkeypatch, dtype='bfloat16')
+    dtypes = []
+    for lm in model.local_modules:
+        lm.body.register_forward_hook(
+            lambda m, i, o: dtypes.append(o.dtype))
+    log = model.train_step(fake_batch(8), amp)
+    assert dtypes == [torch.bfloat16] * 4
+    assert torch.isfinite(log['loss'])
+
+
+def test_shared_head_gradient_is_the_mean_over_its_users():
+    torch.manual_seed(0)
+    mean_model = local_model(depth=20, num_modules=4)
+    sum_model = LocalLearningModel(copy.deepcopy(mean_model.model),
+                                   num_modules=4, shared_head_grad='sum')
+    sum_model.aux_heads.load_state_dict(mean_model.aux_heads.state_dict())
+    assert mean_model.shared_head_users == 4
+    grads = []
+    for model in (mean_model, sum_model):
+        optim = sgd_wrapper(model)
+        seen = {}
+        optim.step = lambda **kw: seen.update(
+            {n: p.grad.clone() for n, p in model.named_parameters()
+             if p.grad is not None})
+        model.train_step(fake_batch(8), optim)
+        grads.append(seen)
+    for name in grads[0]:
+        expected = grads[1][name] / 4 if name.startswith('model.head') \
+            else grads[1][name]
+        torch.testing.assert_close(grads[0][name], expected, msg=name)
+    assert any(n.startswith('model.head') for n in grads[0])

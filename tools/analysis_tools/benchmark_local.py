@@ -5,13 +5,21 @@ For the base model of CONFIG (a BP config, or a man_mm config whose
 ``model.model`` is the base model) it measures, per training iteration on a
 synthetic batch: peak activation memory (device independent, see
 ``man_mm.utils.ActivationMemoryMeter``), the CUDA allocator peak when on a
-GPU, and time. Prints a table and writes JSON.
+GPU, and time. Classifiers (mmpretrain) and single-stage detectors (mmdet)
+are supported; ``--breakdown`` adds, for detectors, where each local
+module's peak goes (module body, SLM/pyramid, neck, head + loss). Prints
+tables and writes JSON.
 
     python tools/analysis_tools/benchmark_local.py \
         configs/classification/resnet32_cifar10_bp.py --batch-size 128 \
         --ks 2 4 8 16 --aux slm dgl --out benchmarks/results/r32.json
+    python tools/analysis_tools/benchmark_local.py \
+        configs/detection/retinanet/retinanet_r50_fpn_160e_coco_bp.py \
+        --batch-size 2 --input-size 512 512 --ks 2 4 8 all \
+        --aux man dgl man_cp --breakdown
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -23,12 +31,25 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
 AUX_TYPES = {
-    'slm': dict(type='man_mm.SLMClsAux', share_head=True),
-    'slm_own_head': dict(type='man_mm.SLMClsAux', share_head=False),
-    'dgl': dict(type='man_mm.DGLClsAux'),
-    'infopro': dict(type='man_mm.InfoProClsAux'),
-    'auglocal': dict(type='man_mm.AugLocalClsAux'),
-    'predsim': dict(type='man_mm.PredSimClsAux'),
+    'cls': {
+        'slm': ('MAN (SLM)', dict(type='man_mm.SLMClsAux')),
+        'slm_own_head': ('MAN, own head',
+                         dict(type='man_mm.SLMClsAux', share_head=False)),
+        'dgl': ('DGL', dict(type='man_mm.DGLClsAux')),
+        'infopro': ('InfoPro', dict(type='man_mm.InfoProClsAux')),
+        'auglocal': ('AugLocal', dict(type='man_mm.AugLocalClsAux')),
+        'predsim': ('PredSim', dict(type='man_mm.PredSimClsAux')),
+    },
+    'det': {
+        'man': ('MAN (SLM+bank)', dict(type='man_mm.SLMDetAux')),
+        'man_cp': ('MAN + head cp',
+                   dict(type='man_mm.SLMDetAux', with_cp=True)),
+        'man_own_head': ('MAN, own head',
+                         dict(type='man_mm.SLMDetAux', share_head=False)),
+        'man_noadapt': ('MAN w/o SLM+bank',
+                        dict(type='man_mm.SLMDetAux', adapt=False)),
+        'dgl': ('DGL', dict(type='man_mm.DGLDetAux')),
+    },
 }
 
 
@@ -39,10 +60,18 @@ def parse_args(argv=None):
     parser.add_argument(
         '--input-size', type=int, nargs=2, default=(32, 32),
         metavar=('H', 'W'))
-    parser.add_argument('--ks', type=int, nargs='+', default=[2, 4, 8, 16])
     parser.add_argument(
-        '--aux', nargs='+', default=['slm'], choices=sorted(AUX_TYPES),
-        help='aux nets to measure at every K (MAN = slm)')
+        '--ks', nargs='+', default=['2', '4', '8', 'all'],
+        help="K values; 'all' = one module per trainable unit (the paper's "
+        'default split)')
+    parser.add_argument(
+        '--aux', nargs='+', default=None,
+        help='aux nets to measure at every K. Classification: '
+        f"{', '.join(AUX_TYPES['cls'])} (default slm); detection: "
+        f"{', '.join(AUX_TYPES['det'])} (default man)")
+    parser.add_argument(
+        '--breakdown', action='store_true',
+        help='per-module memory breakdown of the local variants (detection)')
     parser.add_argument('--iters', type=int, default=3)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument(
@@ -61,40 +90,75 @@ def base_model_cfg(cfg: Config) -> dict:
     return model
 
 
-def run(args) -> list:
+def make_batches(task, base, args):
+    """``i -> synthetic batch`` for the task of ``base``."""
+    from man_mm.utils import fake_cls_batch
+    shape = (3, *args.input_size)
+    if task == 'cls':
+        num_classes = base['head'].get('num_classes', 10)
+        return lambda i: fake_cls_batch(args.batch_size, shape, num_classes,
+                                        seed=i)
+    from mmdet.testing import demo_mm_inputs
+    num_classes = base['bbox_head'].get('num_classes', 80)
+
+    def det_batch(i):
+        torch.manual_seed(i)
+        return demo_mm_inputs(args.batch_size, [shape] * args.batch_size,
+                              num_items=[3] * args.batch_size,
+                              num_classes=num_classes)
+
+    return det_batch
+
+
+def run(args):
     from man_mm.models import LocalLearningModel
-    from man_mm.utils import fake_cls_batch, measure_train_step
-    from man_mm.utils.benchmark import with_cp
+    from man_mm.utils import measure_train_step
+    from man_mm.utils.benchmark import module_breakdown, with_cp
 
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     base = base_model_cfg(cfg)
-    num_classes = base['head'].get('num_classes', 10)
-    shape = (3, *args.input_size)
+    task = 'det' if 'bbox_head' in base else 'cls'
+    aux_names = args.aux or (['slm'] if task == 'cls' else ['man'])
+    unknown = set(aux_names) - set(AUX_TYPES[task])
+    if unknown:
+        raise SystemExit(f'unknown --aux {sorted(unknown)} for this task; '
+                         f'choose from {sorted(AUX_TYPES[task])}')
+    batch = make_batches(task, base, args)
 
-    def batch(i):
-        return fake_cls_batch(args.batch_size, shape, num_classes, seed=i)
-
-    variants = [('BP', '-', lambda: MODELS.build(base))]
+    variants = [('BP', '-', lambda: MODELS.build(copy.deepcopy(base)),
+                 False)]
     if not args.no_cp:
         variants.append(('BP + with_cp', '-',
-                         lambda: MODELS.build(with_cp(base))))
-    for aux in args.aux:
+                         lambda: MODELS.build(with_cp(base)), False))
+    for aux in aux_names:
+        label, aux_cfg = AUX_TYPES[task][aux]
         for k in args.ks:
-            name = 'MAN (SLM)' if aux == 'slm' else aux
-            variants.append((name, k, lambda k=k, aux=aux: LocalLearningModel(
-                base, num_modules=k, aux=AUX_TYPES[aux])))
+            num = None if k == 'all' else int(k)
+            variants.append((label, k, lambda num=num, aux_cfg=aux_cfg:
+                             LocalLearningModel(copy.deepcopy(base),
+                                                num_modules=num,
+                                                aux=aux_cfg),
+                             k == args.ks[-1]))
 
-    rows = []
-    for method, k, build in variants:
+    rows, breakdowns = [], []
+    for method, k, build, finest in variants:
         torch.manual_seed(0)
         model = build()
+        if hasattr(model, 'num_modules'):
+            k = model.num_modules
         print(f'measuring {method} K={k} ...', file=sys.stderr, flush=True)
         row = dict(method=method, K=k)
         row.update(
             measure_train_step(model, batch, args.iters, args.warmup,
                                args.device))
         rows.append(row)
+        # The breakdown costs one more iteration: only for the last K given
+        # (the finest split when --ks is in ascending order).
+        if args.breakdown and finest:
+            breakdowns.append(
+                dict(method=method, K=k,
+                     modules=module_breakdown(model, batch(0), args.device)))
         del model
         if args.device.startswith('cuda'):
             torch.cuda.empty_cache()
@@ -102,13 +166,13 @@ def run(args) -> list:
     for row in rows:
         row['act_vs_bp'] = row['act_mem_mib'] / bp['act_mem_mib']
         row['time_vs_bp'] = row['time_s'] / bp['time_s']
-    return rows
+    return rows, breakdowns
 
 
 def main(argv=None):
     from man_mm.utils import format_table
     args = parse_args(argv)
-    rows = run(args)
+    rows, breakdowns = run(args)
     columns = [('method', 'method', '{}'), ('K', 'K', '{}'),
                ('act_mem_mib', 'act. mem (MiB)', '{:.1f}'),
                ('act_vs_bp', 'vs BP', '{:.1%}'),
@@ -122,13 +186,22 @@ def main(argv=None):
           f'3x{args.input_size[0]}x{args.input_size[1]}, device {device}, '
           f'torch {torch.__version__}')
     print(format_table(rows, columns))
+    for b in breakdowns:
+        print(f"\nwhere the memory goes: {b['method']}, K={b['K']} "
+              '(MiB alive at the end of each part of a local step)')
+        print(format_table(b['modules'], [
+            ('module', 'module', '{}'), ('units', 'units', '{}'),
+            ('input', 'input', '{:.1f}'), ('body', 'body', '{:.1f}'),
+            ('slm', 'SLM/pyramid', '{:.1f}'), ('neck', 'neck', '{:.1f}'),
+            ('head', 'head+loss', '{:.1f}'), ('peak', 'peak', '{:.1f}')]))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, batch_size=args.batch_size,
                            input_size=list(args.input_size), device=device,
                            torch=torch.__version__,
-                           machine=platform.machine(), rows=rows), f,
+                           machine=platform.machine(), rows=rows,
+                           breakdowns=breakdowns), f,
                       indent=2)
         print(f'wrote {args.out}')
     return rows

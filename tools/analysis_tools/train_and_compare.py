@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import time
@@ -60,6 +61,26 @@ def summarise(name, rows, metric):
         iters=train[-1].get('iter') if train else None)
 
 
+def progress(line: str, width: int = 24) -> str:
+    """A bar for mmengine's 'Iter(train) [ 25/600]' or 'Epoch(train)
+    [2][10/23]' lines, followed by the line's metrics."""
+    text = line.split(' - mmengine - INFO - ')[-1].strip()
+    match = re.search(r'Iter\(train\)\s*\[\s*(\d+)/(\d+)\]', text) or \
+        re.search(r'Epoch\(train\)\s*\[(\d+)\]', text)
+    if match is None:
+        return text
+    if match.lastindex == 2:
+        done, total = int(match.group(1)), int(match.group(2))
+    else:
+        done, total = int(match.group(1)), None
+    metrics = text[match.end():].strip()
+    if total:
+        filled = width * done // total
+        return (f"[{'#' * filled}{'.' * (width - filled)}] "
+                f'{done}/{total}  {metrics}')
+    return text
+
+
 def train(config, work_dir, cfg_options):
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
            '--work-dir', work_dir]
@@ -67,14 +88,15 @@ def train(config, work_dir, cfg_options):
         cmd += ['--cfg-options', *cfg_options]
     env = dict(os.environ)
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    env['PYTHONUNBUFFERED'] = '1'  # live progress through the pipe
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
     tail = []
     for line in proc.stdout:
         tail = (tail + [line])[-40:]
-        # mmengine's own progress lines: Epoch(train)/Iter(train)/val.
+        # mmengine's own log lines drive a progress bar.
         if '(train)' in line or '(val)' in line or 'local learning' in line:
-            print('   ', line.rstrip()[-150:], flush=True)
+            print('   ', progress(line), flush=True)
     if proc.wait() != 0:
         sys.stderr.write(''.join(tail))
         raise SystemExit(f'training {config} failed')

@@ -1,5 +1,4 @@
 """Simple Local Module (SLM) auxiliary networks (paper eq. 4)."""
-import copy
 
 from torch import nn
 

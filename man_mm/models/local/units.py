@@ -37,7 +37,7 @@ class Unit:
 
 
 class ResNetStem(nn.Module):
-    """The stem of an mmpretrain/mmdet ResNet as one module (shares weights)."""
+    """The stem of an mmpretrain/mmdet ResNet as one module (same weights)."""
 
     def __init__(self, backbone: nn.Module):
         super().__init__()
@@ -140,7 +140,7 @@ class ResNetUnits:
                 if isinstance(m, nn.Conv2d)][-1].out_channels
 
     def fresh_blocks_after(self, unit: Unit) -> nn.Sequential:
-        """Fresh (re-initialised) blocks that finish the network after ``unit``.
+        """Fresh (re-initialised) blocks finishing the network after ``unit``.
 
         One block for the rest of ``unit``'s stage if any remains, then one
         block per later stage, shaped like that stage's first block (paper

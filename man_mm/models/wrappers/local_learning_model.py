@@ -59,6 +59,12 @@ class LocalLearningModel(BaseModel):
             submodule path of the base model (``'backbone.layer1'``) or
             ``'stages'`` for every backbone stage output (keys
             ``'stage0'``...). Defaults to an empty bank.
+        shared_head_grad (str): How the gradients of the K losses that run
+            a *shared* head combine in its parameters. ``'mean'`` (default)
+            averages them, so the head takes BP-sized steps at BP's learning
+            rate; ``'sum'`` adds them, which multiplies the head's effective
+            learning rate by the number of modules sharing it (measured: at
+            the demo's lr, K=16 diverges with ``'sum'``).
         log_module_losses (bool): Log every module's loss as ``loss_mXX``.
         data_preprocessor: Ignored if the base model has its own.
         init_cfg (dict, optional): Initialisation config.
@@ -73,6 +79,7 @@ class LocalLearningModel(BaseModel):
                  stem_as_unit: Optional[bool] = None,
                  aux: Optional[dict] = None,
                  feature_bank: Optional[dict] = None,
+                 shared_head_grad: str = 'mean',
                  log_module_losses: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
@@ -139,6 +146,8 @@ class LocalLearningModel(BaseModel):
         self._frozen_prefix = nn.Sequential(
             *[u.module for u in self.frozen_units])
 
+        self._scale_shared_head_grads(shared_head_grad)
+
         self.feature_bank = FeatureBank()
         feature_bank = dict(feature_bank or {})
         feature_bank['taps'] = list(self.task.required_taps) + [
@@ -165,6 +174,19 @@ class LocalLearningModel(BaseModel):
                     " man_mm.PredSimClsAux, man_mm.AugLocalClsAux (see "
                     'man_mm/models/aux_heads).') from e
             raise
+
+    def _scale_shared_head_grads(self, mode: str) -> None:
+        if mode not in ('mean', 'sum'):
+            raise ValueError(f"shared_head_grad={mode!r}: use 'mean' or "
+                             "'sum'.")
+        # The last module always runs the real head; aux nets may share it.
+        self.shared_head_users = 1 + sum(
+            bool(getattr(lm.aux, 'share_head', False))
+            for lm in self._local_modules[:-1])
+        self._averaged_head_params = [
+            p for head in self.task.head_modules()
+            for p in head.parameters() if p.requires_grad
+        ] if mode == 'mean' and self.shared_head_users > 1 else []
 
     def _add_bank_taps(self, cfg: dict) -> None:
         unknown = set(cfg) - {'taps'}
@@ -275,6 +297,10 @@ class LocalLearningModel(BaseModel):
         # behave exactly as for BP.
         count = optim_wrapper._inner_count
         log_vars = {}
+        # Gradient already in the shared head (accumulation) is kept as is;
+        # this iteration's K contributions are averaged below.
+        head_before = [p.grad.clone() if p.grad is not None else None
+                       for p in self._averaged_head_params]
         with self._recording_bank(inputs) as bank:
             x = self._frozen_forward(inputs)
             for lm in self._local_modules:
@@ -289,6 +315,13 @@ class LocalLearningModel(BaseModel):
                     module_log['loss'].detach()
                 x = h.detach()
                 del h, loss, losses
+        for p, before in zip(self._averaged_head_params, head_before):
+            if p.grad is not None:
+                if before is None:
+                    p.grad.div_(self.shared_head_users)
+                else:
+                    p.grad.sub_(before).div_(
+                        self.shared_head_users).add_(before)
         optim_wrapper._inner_count = count + 1
         if optim_wrapper.should_update():
             optim_wrapper.step()
