@@ -1,19 +1,18 @@
 """STL-10 dataset in the official binary format."""
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 from mmengine.fileio import exists, get, join_path
-from mmengine.logging import MMLogger
-from mmpretrain.datasets import BaseDataset
 
 from man_mm.registry import DATASETS
+from .split_file_dataset import SplitFileDataset
 
 STL10_CATEGORIES = ('airplane', 'bird', 'car', 'cat', 'deer', 'dog', 'horse',
                     'monkey', 'ship', 'truck')
 
 
 @DATASETS.register_module()
-class STL10(BaseDataset):
+class STL10(SplitFileDataset):
     """`STL-10 <https://cs.stanford.edu/~acoates/stl10/>`_ labelled splits.
 
     Reads ``{data_root}/stl10_binary/{split}_X.bin`` (uint8, ``N x 3 x 96 x
@@ -37,31 +36,6 @@ class STL10(BaseDataset):
     splits = ('train', 'test')
     METAINFO = {'classes': STL10_CATEGORIES}
 
-    def __init__(self,
-                 data_root: str = '',
-                 split: str = 'train',
-                 metainfo: Optional[dict] = None,
-                 data_prefix: str = '',
-                 test_mode: bool = False,
-                 **kwargs):
-        assert split in self.splits, \
-            f"The split must be one of {self.splits}, but got '{split}'"
-        self.split = split
-        if split == 'train' and test_mode:
-            MMLogger.get_current_instance().warning(
-                'split="train" but test_mode=True. '
-                'The training set will be used.')
-        if not data_root and not data_prefix:
-            raise RuntimeError(
-                'Please set ``data_root`` to specify the dataset path')
-        super().__init__(
-            ann_file='',
-            metainfo=metainfo,
-            data_root=data_root,
-            data_prefix=dict(root=data_prefix),
-            test_mode=test_mode,
-            **kwargs)
-
     def _read(self, filename: str) -> np.ndarray:
         """Read one official binary file as a flat uint8 array."""
         root = self.data_prefix['root']
@@ -81,16 +55,4 @@ class STL10(BaseDataset):
         # Column-major per image: (N, C, W, H) -> (N, H, W, C).
         imgs = np.ascontiguousarray(imgs.transpose(0, 3, 2, 1))
         labels = self._read(f'{self.split}_y.bin').astype(np.int64) - 1
-        assert len(imgs) == len(labels), \
-            f'STL-10 {self.split}: {len(imgs)} images but {len(labels)} labels'
-        return [{
-            'img': img,
-            'gt_label': int(label)
-        } for img, label in zip(imgs, labels)]
-
-    def extra_repr(self) -> List[str]:
-        """The extra repr information of the dataset."""
-        return [
-            f"Prefix of data: \t{self.data_prefix['root']}",
-            f'Split: \t{self.split}'
-        ]
+        return self._samples(imgs, labels, f'STL-10 {self.split}')

@@ -1,20 +1,19 @@
 """SVHN (cropped digits) dataset in the official ``.mat`` format."""
 import io
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 from mmengine.fileio import exists, get, join_path
-from mmengine.logging import MMLogger
-from mmpretrain.datasets import BaseDataset
 from scipy.io import loadmat
 
 from man_mm.registry import DATASETS
+from .split_file_dataset import SplitFileDataset
 
 SVHN_CATEGORIES = tuple(str(i) for i in range(10))
 
 
 @DATASETS.register_module()
-class SVHN(BaseDataset):
+class SVHN(SplitFileDataset):
     """`SVHN <http://ufldl.stanford.edu/housenumbers/>`_ cropped digits.
 
     Reads the official Format-2 files ``{split}_32x32.mat`` directly from
@@ -38,31 +37,6 @@ class SVHN(BaseDataset):
     splits = ('train', 'test', 'extra')
     METAINFO = {'classes': SVHN_CATEGORIES}
 
-    def __init__(self,
-                 data_root: str = '',
-                 split: str = 'train',
-                 metainfo: Optional[dict] = None,
-                 data_prefix: str = '',
-                 test_mode: bool = False,
-                 **kwargs):
-        assert split in self.splits, \
-            f"The split must be one of {self.splits}, but got '{split}'"
-        self.split = split
-        if split != 'test' and test_mode:
-            MMLogger.get_current_instance().warning(
-                f'split="{split}" but test_mode=True. '
-                f'The {split} set will be used.')
-        if not data_root and not data_prefix:
-            raise RuntimeError(
-                'Please set ``data_root`` to specify the dataset path')
-        super().__init__(
-            ann_file='',
-            metainfo=metainfo,
-            data_root=data_root,
-            data_prefix=dict(root=data_prefix),
-            test_mode=test_mode,
-            **kwargs)
-
     @property
     def filename(self) -> str:
         """str: Name of the official file of the split."""
@@ -80,16 +54,4 @@ class SVHN(BaseDataset):
         mat = loadmat(io.BytesIO(get(path)))
         imgs = np.ascontiguousarray(mat['X'].transpose(3, 0, 1, 2))
         labels = mat['y'].reshape(-1).astype(np.int64) % 10  # 10 -> 0
-        assert len(imgs) == len(labels), \
-            f'{path}: {len(imgs)} images but {len(labels)} labels'
-        return [{
-            'img': img,
-            'gt_label': int(label)
-        } for img, label in zip(imgs, labels)]
-
-    def extra_repr(self) -> List[str]:
-        """The extra repr information of the dataset."""
-        return [
-            f"Prefix of data: \t{self.data_prefix['root']}",
-            f'Split: \t{self.split}'
-        ]
+        return self._samples(imgs, labels, path)

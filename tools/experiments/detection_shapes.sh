@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Detection experiment on the embedded SYNTHETIC shapes set (CPU, ~30 min on
+# Detection experiment on the embedded SYNTHETIC shapes set (CPU, ~40 min on
 # 2 cores): a small RetinaNet-R18 trained for the same fixed iteration budget
 # by BP, MAN (SLM + feature bank, shared head), MAN without SLM and bank
 # (paper Table 4, Adapt off) and DGL (Table 3). Prints COCO bbox mAP, peak

@@ -15,7 +15,7 @@ model = dict(
     bbox_head=dict(
         num_classes=3, in_channels=64, feat_channels=64, stacked_convs=2))
 
-max_iters = 600
+max_iters = 300
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
