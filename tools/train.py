@@ -104,10 +104,38 @@ def check_work_dir(cfg):
             'another --work-dir.')
 
 
+# Where the embedded data sets come from, for the error message.
+DATA_HINTS = {
+    'digits': 'python tools/dataset_converters/prepare_digits.py',
+    'shapes_coco': 'python tools/dataset_converters/make_shapes_coco.py',
+}
+
+
+def check_data_roots(cfg):
+    """Fail early, and say how to fix it, when a data root is missing."""
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        dataset = loader.get('dataset') if loader else None
+        while dataset is not None:
+            root = dataset.get('data_root')
+            if root and not osp.isdir(root):
+                name = osp.basename(osp.normpath(root))
+                hint = DATA_HINTS.get(name)
+                fix = f'run `{hint} --out {root}`' if hint else (
+                    'put the data set there in its standard layout (see '
+                    'README, "Configs") or pass --cfg-options '
+                    f'{split}_dataloader.dataset.data_root=PATH')
+                raise FileNotFoundError(
+                    f'data root {root!r} of {split}_dataloader does not '
+                    f'exist: {fix}.')
+            dataset = dataset.get('dataset')  # RepeatDataset and friends
+
+
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     check_work_dir(cfg)
+    check_data_roots(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -292,3 +292,11 @@ def test_shared_head_gradient_is_the_mean_over_its_users():
             else grads[1][name]
         torch.testing.assert_close(grads[0][name], expected, msg=name)
     assert any(n.startswith('model.head') for n in grads[0])
+
+
+def test_misspelt_config_key_is_named():
+    from mmengine.registry import MODELS
+    with pytest.raises(TypeError, match="unexpected keyword argument "
+                                        "'num_module'"):
+        MODELS.build(dict(type='man_mm.LocalLearningModel',
+                          model=cifar_classifier(), num_module=4))

@@ -179,6 +179,17 @@ def test_existing_checkpoints_are_not_overwritten(trained, configs):
     assert os.path.getmtime(work / 'iter_4.pth') == before
 
 
+def test_missing_data_root_is_named_with_the_fix(configs, tmp_path):
+    proc = run('tools/train.py', str(configs / 'man.py'), '--work-dir',
+               str(tmp_path / 'w'), '--cfg-options',
+               'train_dataloader.dataset.data_root=data/nowhere/digits',
+               cwd=ROOT, check=False)
+    assert proc.returncode != 0
+    assert "data root 'data/nowhere/digits' of train_dataloader does not " \
+        'exist: run `python tools/dataset_converters/prepare_digits.py' \
+        in proc.stderr
+
+
 def test_mim_train_runs_man_mm_tools(configs, tmp_path):
     mim = shutil.which('mim', path=osp.dirname(PY))
     if mim is None:

@@ -146,7 +146,7 @@ class LocalLearningModel(BaseModel):
         self._frozen_prefix = nn.Sequential(
             *[u.module for u in self.frozen_units])
 
-        self._scale_shared_head_grads(shared_head_grad)
+        self._setup_shared_head_grads(shared_head_grad)
 
         self.feature_bank = FeatureBank()
         feature_bank = dict(feature_bank or {})
@@ -168,14 +168,15 @@ class LocalLearningModel(BaseModel):
             return MODELS.build(cfg)
         except KeyError as e:
             if 'not in the' in str(e) and 'registry' in str(e):
+                known = ', '.join(f'man_mm.{k}'
+                                  for k in sorted(MODELS.module_dict)
+                                  if k.endswith('Aux'))
                 raise KeyError(
-                    f"unknown aux type {cfg['type']!r}: use one of "
-                    "man_mm.SLMClsAux, man_mm.DGLClsAux, man_mm.InfoProClsAux,"
-                    " man_mm.PredSimClsAux, man_mm.AugLocalClsAux (see "
-                    'man_mm/models/aux_heads).') from e
+                    f"unknown aux type {cfg['type']!r}: use one of {known} "
+                    '(see man_mm/models/aux_heads).') from e
             raise
 
-    def _scale_shared_head_grads(self, mode: str) -> None:
+    def _setup_shared_head_grads(self, mode: str) -> None:
         if mode not in ('mean', 'sum'):
             raise ValueError(f"shared_head_grad={mode!r}: use 'mean' or "
                              "'sum'.")
