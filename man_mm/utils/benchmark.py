@@ -33,7 +33,7 @@ def measure_train_step(model: nn.Module,
                        iters: int = 3,
                        warmup: int = 1,
                        device: str = 'cpu',
-                       lr: float = 0.01) -> Dict[str, float]:
+                       lr: float = 0.0) -> Dict[str, float]:
     """Run ``warmup + iters`` training iterations of ``model``.
 
     Args:
@@ -43,7 +43,9 @@ def measure_train_step(model: nn.Module,
         iters (int): Timed iterations.
         warmup (int): Untimed iterations first (allocator/cudnn warm-up).
         device (str): ``'cpu'`` or ``'cuda'``.
-        lr (float): SGD learning rate (the numbers do not depend on it).
+        lr (float): SGD learning rate. The measured numbers do not depend
+            on it; the default 0 keeps random-init detectors from diverging
+            over repeated iterations on one batch.
 
     Returns:
         dict: ``act_mem_mib`` (peak saved-for-backward memory of one

@@ -16,7 +16,7 @@ tables and writes JSON.
     python tools/analysis_tools/benchmark_local.py \
         configs/detection/retinanet/retinanet_r50_fpn_160e_coco_bp.py \
         --batch-size 2 --input-size 512 512 --ks 2 4 8 all \
-        --aux man dgl man_cp --breakdown
+        --aux man dgl --breakdown
 """
 import argparse
 import copy
@@ -42,8 +42,6 @@ AUX_TYPES = {
     },
     'det': {
         'man': ('MAN (SLM+bank)', dict(type='man_mm.SLMDetAux')),
-        'man_cp': ('MAN + head cp',
-                   dict(type='man_mm.SLMDetAux', with_cp=True)),
         'man_own_head': ('MAN, own head',
                          dict(type='man_mm.SLMDetAux', share_head=False)),
         'man_noadapt': ('MAN w/o SLM+bank',
@@ -149,9 +147,15 @@ def run(args):
             k = model.num_modules
         print(f'measuring {method} K={k} ...', file=sys.stderr, flush=True)
         row = dict(method=method, K=k)
-        row.update(
-            measure_train_step(model, batch, args.iters, args.warmup,
-                               args.device))
+        try:
+            row.update(
+                measure_train_step(model, batch, args.iters, args.warmup,
+                                   args.device))
+        except Exception as e:  # one failing variant must not lose the rest
+            print(f'  {method} K={k} failed: {e}', file=sys.stderr)
+            row['error'] = str(e)
+            rows.append(row)
+            continue
         rows.append(row)
         # The breakdown costs one more iteration: only for the last K given
         # (the finest split when --ks is in ascending order).
@@ -164,8 +168,9 @@ def run(args):
             torch.cuda.empty_cache()
     bp = rows[0]
     for row in rows:
-        row['act_vs_bp'] = row['act_mem_mib'] / bp['act_mem_mib']
-        row['time_vs_bp'] = row['time_s'] / bp['time_s']
+        if 'error' not in row and 'error' not in bp:
+            row['act_vs_bp'] = row['act_mem_mib'] / bp['act_mem_mib']
+            row['time_vs_bp'] = row['time_s'] / bp['time_s']
     return rows, breakdowns
 
 

@@ -72,17 +72,20 @@ class SLMDetAux(nn.Module):
         adapt (bool): SLM + feature bank on (MAN) or off. Defaults to True.
         share_head (bool): Run the detector's own neck/head (which then also
             learn from this loss) or fresh copies. Defaults to True.
-        with_cp (bool): Checkpoint the neck+head forward: their activations
-            are recomputed during this aux's backward instead of kept, a
-            memory-for-time switch (off by default: it is not the paper's
-            method, only a cheaper way to compute it).
+
+    Note:
+        Checkpointing the neck and head inside an aux does not lower the
+        peak: the local backward starts right after the loss, so the
+        recomputed head would coexist with the module's and the SLM's
+        activations (measured: +21% time, no real saving). A lean aux needs
+        a lighter head, not recomputation.
     """
 
     def __init__(self, task, units, last_unit, adapt: bool = True,
-                 share_head: bool = True, with_cp: bool = False):
+                 share_head: bool = True):
         super().__init__()
         self._task = task
-        self.adapt, self.share_head, self.with_cp = adapt, share_head, with_cp
+        self.adapt, self.share_head = adapt, share_head
         s = last_unit.stage
         self.stage = s
         wanted = [t for t in task.out_indices]
@@ -113,22 +116,9 @@ class SLMDetAux(nn.Module):
 
     def forward(self, x, data_samples, bank):
         feats = self.stage_features(x, bank)
-        if self.with_cp and x.requires_grad:
-            return _checkpointed_loss(self._task, feats, data_samples,
-                                      self._heads)
         return self._task.loss(feats, data_samples, self._heads, bank=bank)
 
     def extra_repr(self):
         return (f'stage={self.stage}, adapt={self.adapt}, '
-                f'share_head={self.share_head}, with_cp={self.with_cp}')
+                f'share_head={self.share_head}')
 
-
-def _checkpointed_loss(task, feats, data_samples, heads):
-    """Neck + head + loss under (non-reentrant) activation checkpointing."""
-    from torch.utils.checkpoint import checkpoint
-    keys = sorted(feats)
-
-    def run(*tensors):
-        return task.loss(dict(zip(keys, tensors)), data_samples, heads)
-
-    return checkpoint(run, *[feats[k] for k in keys], use_reentrant=False)

@@ -347,7 +347,8 @@ class LocalLearningModel(BaseModel):
             return
         it = MessageHub.get_current_instance().get_info('iter')
         it = self._step if it is None else it
-        parts = ', '.join(f'{k}={float(v):.4g}' for k, v in log_vars.items())
+        parts = ', '.join(f'{k}={float(v.detach()):.4g}'
+                          for k, v in log_vars.items())
         raise NonFiniteLocalLossError(
             f'non-finite loss in local module {lm.index} '
             f'({lm.unit_names[0]} .. {lm.unit_names[-1]}, aux '
