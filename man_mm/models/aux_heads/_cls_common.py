@@ -10,12 +10,14 @@ def gt_labels(data_samples) -> torch.Tensor:
 
 
 def num_classes_of(task) -> int:
+    """Number of classes of the base classifier's head."""
     head = task.model.head
-    for attr in ('num_classes', ):
-        if hasattr(head, attr):
-            return getattr(head, attr)
-    raise ValueError(f'cannot tell the number of classes of '
-                     f'{type(head).__name__}; pass num_classes to the aux')
+    if not hasattr(head, 'num_classes'):
+        raise ValueError(
+            f'the baseline aux nets need the number of classes, but '
+            f'{type(head).__name__} has no num_classes attribute; use a '
+            'mmpretrain ClsHead subclass (e.g. LinearClsHead).')
+    return head.num_classes
 
 
 def in_channels_of(units, last_unit) -> int:
