@@ -300,3 +300,37 @@ def test_misspelt_config_key_is_named():
                                         "'num_module'"):
         MODELS.build(dict(type='man_mm.LocalLearningModel',
                           model=cifar_classifier(), num_module=4))
+
+
+@pytest.mark.parametrize('aux', ['man_mm.SLMClsAux', 'man_mm.DGLClsAux',
+                                 'man_mm.InfoProClsAux',
+                                 'man_mm.PredSimClsAux',
+                                 'man_mm.AugLocalClsAux'])
+def test_every_classification_aux_trains_all_its_parameters(aux):
+    model = local_model(depth=20, num_modules=4, aux=dict(type=aux))
+    optim = sgd_wrapper(model)
+    seen = {}
+    optim.step = lambda **kw: seen.update(ids={
+        id(p) for p in model.parameters()
+        if p.grad is not None and p.grad.abs().sum() > 0})
+    log = model.train_step(fake_batch(8), optim)
+    assert torch.isfinite(log['loss']) and torch.isfinite(log['loss_aux'])
+    for aux_net in model.aux_heads:
+        for name, p in aux_net.named_parameters():
+            assert id(p) in seen['ids'], f'{aux}: {name} got no gradient'
+
+
+def test_memory_balanced_split_lowers_the_costliest_module():
+    even = local_model(depth=20, num_modules=5)
+    balanced = local_model(depth=20, num_modules=5, balance='memory',
+                           balance_input_shape=(3, 32, 32))
+    costs = dict(zip([u.name for u in even.units.units],
+                     even._unit_costs((3, 32, 32), even.units.units)))
+
+    def worst(model):
+        return max(sum(costs[n] for n in lm.unit_names)
+                   for lm in model.local_modules)
+
+    assert [n for lm in balanced.local_modules for n in lm.unit_names] == \
+        list(costs)
+    assert worst(balanced) < worst(even)
