@@ -35,10 +35,6 @@ class FeatureBank:
     def taps(self) -> List[str]:
         return list(self._taps)
 
-    @property
-    def attached(self) -> bool:
-        return bool(self._handles) or not self._taps
-
     def attach(self) -> None:
         """Register the forward hooks (idempotent)."""
         if self._handles:

@@ -24,7 +24,6 @@ class LocalModule(nn.Module):
     def __init__(self, units: List[Unit], aux: nn.Module, index: int):
         super().__init__()
         self.unit_names = [u.name for u in units]
-        self.last_unit = units[-1]
         self.body = nn.Sequential(*[u.module for u in units])
         self.aux = aux
         self.index = index
