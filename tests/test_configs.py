@@ -23,6 +23,7 @@ EXPECTED_K = {
     'retinanet_r50_fpn_160e_coco_man.py': 13,
     'retinanet_r101_fpn_160e_coco_man.py': 30,
     'yolov3_r34_160e_coco_man.py': 13,
+    'yolov3_r34_160e_voc0712_man.py': 13,
     'retinanet_r18_fpn_shapes_man.py': 4,
 }
 

@@ -111,12 +111,24 @@ DATA_HINTS = {
 }
 
 
+def _dataset_configs(dataset, key):
+    """Yield ``(key, cfg)`` for a dataset config and the ones it wraps
+    (``RepeatDataset.dataset``, ``ConcatDataset.datasets``, ...)."""
+    if not dataset:
+        return
+    yield key, dataset
+    yield from _dataset_configs(dataset.get('dataset'), f'{key}.dataset')
+    for i, inner in enumerate(dataset.get('datasets') or []):
+        yield from _dataset_configs(inner, f'{key}.datasets.{i}')
+
+
 def check_data_roots(cfg):
     """Fail early, and say how to fix it, when a data root is missing."""
     for split in ('train', 'val', 'test'):
         loader = cfg.get(f'{split}_dataloader')
-        dataset = loader.get('dataset') if loader else None
-        while dataset is not None:
+        for key, dataset in _dataset_configs(
+                loader.get('dataset') if loader else None,
+                f'{split}_dataloader.dataset'):
             root = dataset.get('data_root')
             if root and not osp.isdir(root):
                 name = osp.basename(osp.normpath(root))
@@ -124,11 +136,10 @@ def check_data_roots(cfg):
                 fix = f'run `{hint} --out {root}`' if hint else (
                     'put the data set there in its standard layout (see '
                     'README, "Configs") or pass --cfg-options '
-                    f'{split}_dataloader.dataset.data_root=PATH')
+                    f'{key}.data_root=PATH')
                 raise FileNotFoundError(
                     f'data root {root!r} of {split}_dataloader does not '
                     f'exist: {fix}.')
-            dataset = dataset.get('dataset')  # RepeatDataset and friends
 
 
 def main():

@@ -190,6 +190,20 @@ def test_missing_data_root_is_named_with_the_fix(configs, tmp_path):
         in proc.stderr
 
 
+
+def test_missing_data_root_inside_concat_dataset_is_named(tmp_path):
+    # VOC 07+12 is a ConcatDataset: its member data roots are checked too,
+    # and the message gives the --cfg-options key that reaches them.
+    proc = run('tools/train.py',
+               'configs/detection/yolo/yolov3_r34_160e_voc0712_man.py',
+               '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+               'train_dataloader.dataset.datasets.0.data_root=data/nowhere/',
+               cwd=ROOT, check=False)
+    assert proc.returncode != 0
+    assert "data root 'data/nowhere/' of train_dataloader" in proc.stderr
+    assert 'train_dataloader.dataset.datasets.0.data_root=PATH' \
+        in proc.stderr
+
 def test_mim_train_runs_man_mm_tools(configs, tmp_path):
     mim = shutil.which('mim', path=osp.dirname(PY))
     if mim is None:
