@@ -1,10 +1,11 @@
 # Copyright (c) man_mm contributors. Licensed under the Apache License 2.0.
-"""Train several configs one after another and compare them in one table.
+"""Train several configs and compare them in one table.
 
 Each config is trained by ``tools/train.py`` into ``WORK_DIR/<config name>``;
 the table is read back from the runs' own mmengine logs: peak activation
 memory (``act_mem``, logged by man_mm's training loops), mean time per
-iteration, and the final validation metric.
+iteration, and the final validation metric. ``--jobs N`` trains N configs at
+once, each on its share of the CPU threads.
 
     python tools/analysis_tools/train_and_compare.py \
         configs/classification/resnet32_digits_bp.py \
@@ -19,6 +20,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
@@ -33,6 +35,11 @@ def parse_args():
     parser.add_argument(
         '--cfg-options', nargs='+', default=[],
         help='passed to every tools/train.py run')
+    parser.add_argument(
+        '--jobs', type=int, default=1,
+        help='runs trained at once; the CPU threads are shared between '
+        'them (several one-thread runs use small CPUs better than one '
+        'run on all threads)')
     return parser.parse_args()
 
 
@@ -81,7 +88,8 @@ def progress(line: str, width: int = 24) -> str:
     return text
 
 
-def train(config, work_dir, cfg_options):
+def train(config, work_dir, cfg_options, threads=None, tag=''):
+    """Run ``tools/train.py`` on ``config``, printing a progress bar."""
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
            '--work-dir', work_dir]
     if cfg_options:
@@ -89,6 +97,8 @@ def train(config, work_dir, cfg_options):
     env = dict(os.environ)
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
     env['PYTHONUNBUFFERED'] = '1'  # live progress through the pipe
+    if threads:
+        env['OMP_NUM_THREADS'] = str(threads)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
     tail = []
@@ -96,26 +106,37 @@ def train(config, work_dir, cfg_options):
         tail = (tail + [line])[-40:]
         # mmengine's own log lines drive a progress bar.
         if '(train)' in line or '(val)' in line or 'local learning' in line:
-            print('   ', progress(line), flush=True)
+            print(f'    {tag}{progress(line)}', flush=True)
     if proc.wait() != 0:
         sys.stderr.write(''.join(tail))
-        raise SystemExit(f'training {config} failed')
+        raise RuntimeError(f'training {config} failed')
 
 
 def main():
     from man_mm.utils import format_table
     args = parse_args()
-    results = []
-    for i, config in enumerate(args.configs, 1):
+    jobs = max(1, min(args.jobs, len(args.configs)))
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+
+    def run_one(i, config):
         name = osp.splitext(osp.basename(config))[0]
         work_dir = osp.join(args.work_dir, name)
         print(f'[{i}/{len(args.configs)}] training {name} -> {work_dir}',
               flush=True)
         start = time.time()
-        train(config, work_dir, args.cfg_options)
+        train(config, work_dir, args.cfg_options, threads,
+              tag=f'[{i}] ' if jobs > 1 else '')
         row = summarise(name, read_scalars(work_dir), args.metric)
         row['wall_s'] = time.time() - start
-        results.append(row)
+        return row
+
+    with ThreadPoolExecutor(jobs) as pool:  # rows stay in config order
+        futures = [pool.submit(run_one, i, c)
+                   for i, c in enumerate(args.configs, 1)]
+        try:
+            results = [f.result() for f in futures]
+        except RuntimeError as err:
+            raise SystemExit(str(err))
     ref = results[0]
     for row in results:
         if ref['act_mem_mib'] and row['act_mem_mib']:
@@ -127,7 +148,7 @@ def main():
         ('act_vs_first', f'vs {ref["config"]}', '{:.1%}'),
         ('time_s', 's/iter', '{:.3f}'),
         ('iters', 'iters', '{}'),
-        ('metric', args.metric, '{:.2f}'),
+        ('metric', args.metric, '{:.4g}'),
         ('wall_s', 'wall (s)', '{:.0f}'),
     ]))
     if args.out:
