@@ -126,8 +126,9 @@ def test_bank_holds_detached_stage_outputs_refreshed_every_iteration():
     model.train_step(det_batch(seed=0), optim)
     bank = model.feature_bank
     shapes = {k: tuple(bank[k].shape) for k in bank}
-    assert shapes == {'stage0': (2, 64, 32, 32), 'stage1': (2, 128, 16, 16),
-                      'stage2': (2, 256, 8, 8), 'stage3': (2, 512, 4, 4)}
+    # RetinaNet's FPN starts at C3: stage0 (C2) is never read, not kept.
+    assert shapes == {'stage1': (2, 128, 16, 16), 'stage2': (2, 256, 8, 8),
+                      'stage3': (2, 512, 4, 4)}
     assert all(not bank[k].requires_grad for k in bank)
     before = bank['stage3'].clone()
     model.train_step(det_batch(seed=1), optim)
@@ -152,9 +153,9 @@ def test_slm_aux_reads_shallower_stages_from_the_bank():
     bank = SpyBank(stage0=torch.zeros(2, 64, 32, 32),
                    stage1=torch.zeros(2, 128, 16, 16))
     feats = aux.stage_features(torch.zeros(2, 256, 8, 8), bank)
-    assert sorted(reads) == ['stage0', 'stage1']
+    assert reads == ['stage1']  # stage0 (C2) is below the FPN's start
     assert {k: tuple(v.shape[1:]) for k, v in feats.items()} == {
-        0: (64, 32, 32), 1: (128, 16, 16), 2: (256, 8, 8), 3: (512, 4, 4)}
+        1: (128, 16, 16), 2: (256, 8, 8), 3: (512, 4, 4)}
 
 
 def test_adapt_and_share_head_switches_build_the_intended_aux():
@@ -174,7 +175,7 @@ def test_adapt_and_share_head_switches_build_the_intended_aux():
         model.model.bbox_head.cls_convs[0].conv.weight.data_ptr()
     # adapt=False never reads the bank.
     feats = aux.stage_features(torch.zeros(2, 128, 16, 16), bank=None)
-    assert sorted(feats) == [0, 1, 2, 3]
+    assert sorted(feats) == [1, 2, 3]
 
 
 def test_dgl_aux_owns_its_heads():
@@ -183,6 +184,14 @@ def test_dgl_aux_owns_its_heads():
     model.train_step(det_batch(), sgd_wrapper(model, lr=0.001))
     aux = model.aux_heads[0]
     assert aux._heads[0] is not model.model.neck
+    # Its pyramid builds only what the FPN reads (C3-C5), not C2.
+    assert sorted(aux.pyramid.proj) == ['1', '2', '3']
+
+
+def test_yolov3_bank_keeps_only_the_neck_inputs():
+    model = LocalLearningModel(yolov3_r34())
+    model.train_step(det_batch(size=96), sgd_wrapper(model, lr=1e-4))
+    assert sorted(model.feature_bank) == ['stage1', 'stage2', 'stage3']
 
 
 def test_yolov3_trains_locally():

@@ -16,9 +16,10 @@ import torch
 
 from .test_train_e2e import ENV, PY, ROOT, run
 
-SHAPES_MODEL = osp.join(ROOT, 'configs/_base_/models/retinanet_r18_fpn_shapes.py')
-SHAPES_DATA = osp.join(ROOT,
-                       'configs/_base_/datasets/shapes_coco_detection.py')
+SHAPES_MODEL = osp.join(ROOT, 'configs', '_base_', 'models',
+                        'retinanet_r18_fpn_shapes.py')
+SHAPES_DATA = osp.join(ROOT, 'configs', '_base_', 'datasets',
+                       'shapes_coco_detection.py')
 
 
 @pytest.fixture(scope='module')

@@ -67,7 +67,7 @@ class DGLDetAux(nn.Module):
             nn.ReLU(inplace=True))
         self.pyramid = ResizePyramid(
             c, last_unit.stage,
-            {t: units.stage_out_channels(t) for t in task.out_indices})
+            {t: units.stage_out_channels(t) for t in task.neck_stages})
         self._heads = owned_or_shared_heads(task, False, self)
 
     def forward(self, x, data_samples, bank):

@@ -88,7 +88,7 @@ class SLMDetAux(nn.Module):
         self.adapt, self.share_head = adapt, share_head
         s = last_unit.stage
         self.stage = s
-        wanted = [t for t in task.out_indices]
+        wanted = task.neck_stages
         if adapt:
             rest = units.fresh_blocks_after(last_unit)
             n_rest = len(rest) - (units.num_stages - 1 - s)
@@ -106,7 +106,7 @@ class SLMDetAux(nn.Module):
             return self.pyramid(x)
         s = self.stage
         feats = {t: bank[f'stage{t}'] for t in range(s)
-                 if t in self._task.out_indices}
+                 if t in self._task.neck_stages}
         x = self.rest(x)
         feats[s] = x
         for t, block in enumerate(self.later, start=s + 1):

@@ -71,9 +71,10 @@ class DetTaskAdapter(TaskAdapter):
     """mmdet single-stage detectors (RetinaNet, YOLOV3): multi-scale
     backbone features -> neck (FPN / YOLOV3Neck) -> bbox head.
 
-    The real head needs every stage in ``backbone.out_indices``; a local
-    module only computes some of them, the rest come from the feature bank,
-    which therefore taps every stage output (``'stageN'``).
+    The real head needs the stages in ``backbone.out_indices`` that its
+    neck reads (:attr:`neck_stages`); a local module only computes some of
+    them, the rest come from the feature bank, which therefore taps those
+    stage outputs (``'stageN'``).
     """
     head_names = ('neck', 'bbox_head')
     required_taps = ('stages', )
@@ -83,6 +84,16 @@ class DetTaskAdapter(TaskAdapter):
     def out_indices(self) -> Sequence[int]:
         return self.backbone.out_indices
 
+    @property
+    def neck_stages(self) -> Sequence[int]:
+        """Backbone stages the neck actually reads. mmdet's FPN skips its
+        inputs below ``start_level`` (RetinaNet: C2), so neither the bank
+        nor an aux net needs to keep or build them."""
+        neck = getattr(self.model, 'neck', None)
+        start = getattr(neck, 'start_level', 0)
+        end = getattr(neck, 'backbone_end_level', len(self.out_indices))
+        return tuple(self.out_indices)[start:end]
+
     def loss(self, feats, data_samples, heads=None, bank=None):
         """``feats``: ``{stage: tensor}``, or the last stage's tensor (the
         last local module), completed from ``bank``."""
@@ -90,7 +101,10 @@ class DetTaskAdapter(TaskAdapter):
             getattr(self.model, 'neck', None), self.model.bbox_head)
         if not isinstance(feats, dict):
             feats = {max(self.out_indices): feats}
-        x = tuple(feats[i] if i in feats else bank[f'stage{i}']
+        # An input the neck never reads keeps its slot, empty.
+        used = self.neck_stages
+        x = tuple(feats[i] if i in feats else
+                  bank[f'stage{i}'] if i in used else None
                   for i in self.out_indices)
         if neck is not None:
             x = neck(x)

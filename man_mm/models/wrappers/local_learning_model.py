@@ -58,7 +58,8 @@ class LocalLearningModel(BaseModel):
         feature_bank (dict, optional): ``dict(taps=[...])``; each tap is a
             submodule path of the base model (``'backbone.layer1'``) or
             ``'stages'`` for every backbone stage output (keys
-            ``'stage0'``...). Defaults to an empty bank.
+            ``'stage0'``...; for detectors, the stages the neck reads).
+            Defaults to an empty bank.
         shared_head_grad (str): How the gradients of the K losses that run
             a *shared* head combine in its parameters. ``'mean'`` (default)
             averages them, so the head takes BP-sized steps at BP's learning
@@ -196,8 +197,11 @@ class LocalLearningModel(BaseModel):
                            " it accepts only 'taps'.")
         for tap in cfg.get('taps', []):
             if tap == 'stages':
+                # Every stage output, or those the task's neck reads.
+                wanted = getattr(self.task, 'neck_stages', None)
                 for unit in self.units.units:
-                    if unit.is_stage_end:
+                    if unit.is_stage_end and (wanted is None
+                                              or unit.stage in wanted):
                         self.feature_bank.add_tap(f'stage{unit.stage}',
                                                   unit.module)
                 continue
