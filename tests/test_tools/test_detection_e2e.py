@@ -14,7 +14,7 @@ import textwrap
 import pytest
 import torch
 
-from .test_train_e2e import ENV, PY, ROOT, run
+from .test_train_e2e import ENV, PY, ROOT, run, strip_aux
 
 SHAPES_MODEL = osp.join(ROOT, 'configs', '_base_', 'models',
                         'retinanet_r18_fpn_shapes.py')
@@ -118,11 +118,7 @@ def test_stripped_checkpoint_evaluates_with_plain_mmdet(
         trained, configs, tmp_path):
     work, _ = trained
     plain_ckpt = tmp_path / 'plain.pth'
-    run('tools/model_converters/strip_aux.py', str(work / 'iter_3.pth'),
-        str(plain_ckpt), cwd=ROOT)
-    state = torch.load(plain_ckpt, map_location='cpu',
-                       weights_only=False)['state_dict']
-    assert not any(k.startswith(('aux_heads', 'model.')) for k in state)
+    state = strip_aux(work / 'iter_3.pth', plain_ckpt)
     assert any(k.startswith('bbox_head.') for k in state)
 
     plain = _mmdet_test(configs / 'plain.py', plain_ckpt, tmp_path, 'plain')

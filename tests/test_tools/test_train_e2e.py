@@ -103,6 +103,15 @@ def _state(path):
         'state_dict']
 
 
+def strip_aux(checkpoint, out):
+    """Run strip_aux.py as a user would; return the stripped state dict."""
+    run('tools/model_converters/strip_aux.py', str(checkpoint), str(out),
+        cwd=ROOT)
+    state = _state(out)
+    assert not any(k.startswith(('aux_heads', 'model.')) for k in state)
+    return state
+
+
 @pytest.fixture(scope='module')
 def trained(configs, tmp_path_factory):
     work = tmp_path_factory.mktemp('work') / 'full'
@@ -123,10 +132,7 @@ def test_stripped_checkpoint_evaluates_with_plain_mmpretrain(
     import mmpretrain
     work, _ = trained
     plain_ckpt = tmp_path / 'plain.pth'
-    run('tools/model_converters/strip_aux.py', str(work / 'iter_4.pth'),
-        str(plain_ckpt), cwd=ROOT)
-    state = _state(plain_ckpt)
-    assert not any(k.startswith(('aux_heads', 'model.')) for k in state)
+    strip_aux(work / 'iter_4.pth', plain_ckpt)
 
     # mmpretrain's own test script, a pure mmpretrain config, no man_mm.
     mm_test = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',

@@ -1,0 +1,59 @@
+"""The comparison tools: benchmark_local.py and train_and_compare.py."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(ROOT, 'tools', 'analysis_tools', f'{name}.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmark_local_compares_bp_and_local_variants(tmp_path):
+    out = tmp_path / 'bench.json'
+    rows = _load('benchmark_local').main([
+        osp.join(ROOT, 'configs/classification/resnet32_cifar10_bp.py'),
+        '--batch-size', '4', '--ks', '4', '--aux', 'slm', 'dgl', '--iters',
+        '1', '--warmup', '0', '--no-cp', '--out', str(out)])
+    methods = [(r['method'], str(r['K'])) for r in rows]
+    assert methods[0] == ('BP', '-') and len(methods) == 3
+    assert {k for _, k in methods[1:]} == {'4'}
+    bp = rows[0]['act_mem_mib']
+    assert all(0 < r['act_mem_mib'] < bp for r in rows[1:])
+    saved = json.loads(out.read_text())
+    assert saved['batch_size'] == 4 and saved['iters'] == 1
+    assert [r['act_mem_mib'] for r in saved['rows']] == \
+        [r['act_mem_mib'] for r in rows]
+
+
+def test_benchmark_local_rejects_an_aux_of_another_task():
+    with pytest.raises(SystemExit, match='unknown --aux'):
+        _load('benchmark_local').main([
+            osp.join(ROOT, 'configs/classification/resnet32_cifar10_bp.py'),
+            '--aux', 'man_noadapt'])
+
+
+def test_train_and_compare_reads_mmengine_scalars(tmp_path):
+    tool = _load('train_and_compare')
+    run = tmp_path / 'cfg' / '20261127_000000' / 'vis_data'
+    run.mkdir(parents=True)
+    rows = [dict(iter=1, loss=1.0, time=2.0, act_mem=30.0),
+            dict(iter=2, loss=0.5, time=4.0, act_mem=32.0),
+            {'coco/bbox_mAP': 0.25, 'step': 2}]
+    (run / 'scalars.json').write_text(
+        '\n'.join(json.dumps(r) for r in rows) + '\n')
+    row = tool.summarise('cfg', tool.read_scalars(str(tmp_path / 'cfg')),
+                         'coco/bbox_mAP')
+    assert row == dict(config='cfg', act_mem_mib=32.0, time_s=3.0,
+                       metric=0.25, iters=2)
+    line = ('11/27 16:21:29 - mmengine - INFO - Iter(train) [ 250/1000]  '
+            'lr: 1e-3  loss: 0.47')
+    assert tool.progress(line, width=8) == '[##......] 250/1000  lr: 1e-3  ' \
+        'loss: 0.47'
