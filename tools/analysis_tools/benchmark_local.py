@@ -204,6 +204,8 @@ def main(argv=None):
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, batch_size=args.batch_size,
                            input_size=list(args.input_size), device=device,
+                           iters=args.iters, warmup=args.warmup,
+                           threads=torch.get_num_threads(),
                            torch=torch.__version__,
                            machine=platform.machine(), rows=rows,
                            breakdowns=breakdowns), f,
