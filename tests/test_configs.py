@@ -17,11 +17,13 @@ EXPECTED_K = {
     'resnet32_cifar10_man_k8.py': 8,
     'resnet32_digits_man_k16.py': 16,
     'resnet50_in1k_man_k16.py': 16,
-    # mmdet freezes stem+layer1 (3 units of R34/R50/R101): 16 -> 13, 33 -> 30
+    # mmdet freezes stem+layer1 (3 units): 16 -> 13, 33 -> 30, 50 -> 47
     'retinanet_r34_fpn_160e_coco_man.py': 13,
     'retinanet_r34_fpn_160e_coco_man_k4.py': 4,
     'retinanet_r50_fpn_160e_coco_man.py': 13,
     'retinanet_r101_fpn_160e_coco_man.py': 30,
+    'retinanet_r152_fpn_160e_coco_man.py': 47,
+    'yolov3_r101_160e_coco_man.py': 30,
     'yolov3_r34_160e_coco_man.py': 13,
     'yolov3_r34_160e_voc0712_man.py': 13,
     'retinanet_r18_fpn_shapes_man.py': 4,
