@@ -19,6 +19,7 @@ import os.path as osp
 import re
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -88,6 +89,16 @@ def progress(line: str, width: int = 24) -> str:
     return text
 
 
+_SAY = threading.Lock()
+
+
+def say(text: str) -> None:
+    """Print one whole line, even when several runs report at once."""
+    with _SAY:
+        sys.stdout.write(text + '\n')
+        sys.stdout.flush()
+
+
 def train(config, work_dir, cfg_options, threads=None, tag=''):
     """Run ``tools/train.py`` on ``config``, printing a progress bar."""
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
@@ -106,7 +117,7 @@ def train(config, work_dir, cfg_options, threads=None, tag=''):
         tail = (tail + [line])[-40:]
         # mmengine's own log lines drive a progress bar.
         if '(train)' in line or '(val)' in line or 'local learning' in line:
-            print(f'    {tag}{progress(line)}', flush=True)
+            say(f'    {tag}{progress(line)}')
     if proc.wait() != 0:
         sys.stderr.write(''.join(tail))
         raise RuntimeError(f'training {config} failed')
@@ -121,8 +132,7 @@ def main():
     def run_one(i, config):
         name = osp.splitext(osp.basename(config))[0]
         work_dir = osp.join(args.work_dir, name)
-        print(f'[{i}/{len(args.configs)}] training {name} -> {work_dir}',
-              flush=True)
+        say(f'[{i}/{len(args.configs)}] training {name} -> {work_dir}')
         start = time.time()
         train(config, work_dir, args.cfg_options, threads,
               tag=f'[{i}] ' if jobs > 1 else '')
