@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Detection experiment on the embedded SYNTHETIC shapes set (CPU, about 35 min
+# Detection experiment on the embedded SYNTHETIC shapes set (CPU, about 40 min
 # on 2 cores): a small RetinaNet-R18 trained for the same fixed budget (1000
 # iterations of batch 8) by BP, MAN (SLM + feature bank, shared head), MAN
 # without SLM and bank (paper Table 4, Adapt off) and DGL (Table 3), two runs
