@@ -1,5 +1,20 @@
 """Shared builders for the tests."""
+import importlib.util
+import os.path as osp
+
 import torch
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def load_tool(path):
+    """Import a script under ``tools/`` (not a package) as a module."""
+    name = osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(ROOT, 'tools', path))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def cifar_classifier(depth=20, num_classes=10):

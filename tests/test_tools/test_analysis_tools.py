@@ -1,19 +1,16 @@
 """The comparison tools: benchmark_local.py and train_and_compare.py."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 
+from tests.helpers import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', 'analysis_tools', f'{name}.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool(f'analysis_tools/{name}.py')
 
 
 def test_benchmark_local_compares_bp_and_local_variants(tmp_path):

@@ -5,7 +5,6 @@ A few local-learning iterations on a tiny generated shapes set through
 *mmdet's own* ``tools/test.py`` with a pure mmdet config (no man_mm import),
 and its predictions must equal those of the unstripped MAN checkpoint.
 """
-import importlib.util
 import os.path as osp
 import pickle
 import subprocess
@@ -13,6 +12,8 @@ import textwrap
 
 import pytest
 import torch
+
+from tests.helpers import load_tool
 
 from .test_train_e2e import ENV, PY, ROOT, run, strip_aux
 
@@ -24,13 +25,9 @@ SHAPES_DATA = osp.join(ROOT, 'configs', '_base_', 'datasets',
 
 @pytest.fixture(scope='module')
 def shapes(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location(
-        'make_shapes_coco',
-        osp.join(ROOT, 'tools/dataset_converters/make_shapes_coco.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     out = tmp_path_factory.mktemp('data') / 'shapes_coco'
-    mod.make_shapes_coco(str(out), num_train=8, num_val=4)
+    tool = load_tool('dataset_converters/make_shapes_coco.py')
+    tool.make_shapes_coco(str(out), num_train=8, num_val=4)
     return str(out)
 
 

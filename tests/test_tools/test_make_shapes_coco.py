@@ -4,7 +4,6 @@ A tiny set (6 train / 3 val images at 64 px) is checked with pycocotools,
 loaded by mmdet's ``CocoDataset`` through the base config's pipelines, and
 scored by mmdet's ``CocoMetric`` on perfect predictions (mAP must be 1).
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -14,6 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.helpers import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/_base_/datasets/shapes_coco_detection.py')
 CLASSES = ('circle', 'square', 'triangle')
@@ -22,12 +23,7 @@ NUM = dict(train=6, val=3)
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'make_shapes_coco',
-        osp.join(ROOT, 'tools/dataset_converters/make_shapes_coco.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('dataset_converters/make_shapes_coco.py')
 
 
 def _make(out):

@@ -4,7 +4,6 @@ A local-learning model is trained for a few iterations on the embedded
 digits data; its checkpoint, stripped of aux nets, is then evaluated by
 *mmpretrain's own* test script through a config that is pure mmpretrain.
 """
-import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -14,6 +13,8 @@ import textwrap
 
 import pytest
 import torch
+
+from tests.helpers import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PY = sys.executable
@@ -31,11 +32,7 @@ def run(*args, cwd, check=True):
 
 @pytest.fixture(scope='module')
 def digits(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location(
-        'prepare_digits',
-        osp.join(ROOT, 'tools/dataset_converters/prepare_digits.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool('dataset_converters/prepare_digits.py')
     out = str(tmp_path_factory.mktemp('data') / 'digits')
     counts = mod.prepare_digits(out)
     assert counts == {'train': 1442, 'val': 355}  # every 5th per class

@@ -11,7 +11,7 @@ _base_ = [
 max_iters = 1000
 # AdamW, not the paper's SGD: from scratch and at this budget, SGD (lr 0.005,
 # 0.01, 0.04) stayed at 0.005-0.034 bbox mAP after 500 iterations where AdamW
-# reached 0.166 (README, "Detection on the shapes set").
+# reached 0.166 (README, "Detection experiment on the synthetic shapes").
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
