@@ -1,17 +1,18 @@
-"""Measure one training iteration: activation memory, allocator peak, time.
+"""Measure one training iteration: true total memory, activation memory, time.
 
 Shared by ``tools/analysis_tools/benchmark_local.py``, the demo and the
 tests, so every table in this project is produced by the same code.
 """
 import copy
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 from mmengine.optim import OptimWrapper
 from torch import nn
 
 from .memory import ActivationMemoryMeter
+from .total_memory import TotalMemoryMeter
 
 
 def fake_cls_batch(batch_size: int, input_shape=(3, 32, 32),
@@ -33,42 +34,59 @@ def measure_train_step(model: nn.Module,
                        iters: int = 3,
                        warmup: int = 1,
                        device: str = 'cpu',
-                       lr: float = 0.0) -> Dict[str, float]:
+                       lr: float = 0.0,
+                       optim_wrapper: Optional[OptimWrapper] = None,
+                       warmup_batch: Optional[Callable[[int], dict]] = None
+                       ) -> Dict[str, float]:
     """Run ``warmup + iters`` training iterations of ``model``.
 
     Args:
         model (nn.Module): A model with mmengine's ``train_step`` (a base
             model for BP, a ``LocalLearningModel`` for local learning).
         make_batch (callable): ``i -> data batch`` as a data loader gives.
-        iters (int): Timed iterations.
-        warmup (int): Untimed iterations first (allocator/cudnn warm-up).
+        iters (int): Timed and metered iterations.
+        warmup (int): Untimed iterations first: they create the optimizer
+            state (momentum), which then counts as static memory.
         device (str): ``'cpu'`` or ``'cuda'``.
-        lr (float): SGD learning rate. The measured numbers do not depend
-            on it; the default 0 keeps random-init detectors from diverging
-            over repeated iterations on one batch.
+        lr (float): Learning rate of the default optimizer, SGD with
+            momentum 0.9. The measured numbers do not depend on it; the
+            default 0 keeps random-init detectors from diverging over
+            repeated iterations on one batch.
+        optim_wrapper (OptimWrapper, optional): Use this one instead (e.g.
+            the config's own, built for ``model``).
+        warmup_batch (callable, optional): ``i -> batch`` for the warm-up
+            iterations, e.g. one small image: on CPU they only need to
+            create the optimizer state. Defaults to ``make_batch``.
 
     Returns:
-        dict: ``act_mem_mib`` (peak saved-for-backward memory of one
-        iteration, device independent), ``time_s`` (mean seconds per
-        iteration), ``cuda_peak_mib`` (``torch.cuda.max_memory_allocated``
-        over the timed iterations: parameters, gradients, optimizer state and
-        activations; ``None`` on CPU) and ``params_m`` (trainable parameters,
-        millions, aux nets included).
+        dict: ``total_mib``, the true peak of one iteration as a GPU would
+        hold it: static memory (weights, buffers, optimizer state) plus the
+        peak of everything the iteration allocates (activations, gradients,
+        temporaries, recomputed tensors), from :class:`TotalMemoryMeter`;
+        ``static_mib``, its static part; ``act_mem_mib``, the peak of tensors
+        saved for backward alone (:class:`ActivationMemoryMeter`, the
+        breakdown tool; a lower bound under checkpointing); ``cuda_peak_mib``
+        (``torch.cuda.max_memory_allocated`` over the timed iterations, on a
+        GPU; ``None`` on CPU); ``time_s`` (mean seconds per iteration, meters
+        on: their Python hooks cost a few percent); ``params_m`` (trainable
+        parameters, millions, aux nets included).
     """
     model = model.to(device).train()
-    optim = OptimWrapper(
+    optim = optim_wrapper or OptimWrapper(
         torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9))
     cuda = device.startswith('cuda')
-    peak_act = 0
+    warmup_batch = warmup_batch or make_batch
+    peak_act = peak_total = static = 0
     for i in range(warmup):
-        model.train_step(make_batch(i), optim)
+        model.train_step(warmup_batch(i), optim)
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     elapsed = 0.0
     for i in range(iters):
         batch = make_batch(warmup + i)
-        with ActivationMemoryMeter.for_model(model) as meter:
+        total = TotalMemoryMeter.for_training(model, optim)
+        with ActivationMemoryMeter.for_model(model) as meter, total:
             if cuda:
                 torch.cuda.synchronize()
             start = time.perf_counter()
@@ -77,7 +95,11 @@ def measure_train_step(model: nn.Module,
                 torch.cuda.synchronize()
             elapsed += time.perf_counter() - start
         peak_act = max(peak_act, meter.peak_bytes)
+        peak_total = max(peak_total, total.peak_bytes)
+        static = total.static_bytes
     return dict(
+        total_mib=peak_total / 2**20,
+        static_mib=static / 2**20,
         act_mem_mib=peak_act / 2**20,
         time_s=elapsed / max(iters, 1),
         cuda_peak_mib=(torch.cuda.max_memory_allocated() /
@@ -107,7 +129,9 @@ def format_table(rows: List[dict], columns: List[tuple]) -> str:
 
 
 def with_cp(model_cfg: dict) -> dict:
-    """The same base model config with activation checkpointing on."""
+    """The same base model config with activation checkpointing on (BP
+    + ``with_cp``; for a ``LocalLearningModel`` it also turns on
+    checkpointing inside the local steps)."""
     cfg = copy.deepcopy(model_cfg)
     cfg['backbone']['with_cp'] = True
     return cfg

@@ -41,14 +41,15 @@ def test_train_and_compare_reads_mmengine_scalars(tmp_path):
     tool = _load('train_and_compare')
     run = tmp_path / 'cfg' / '20261127_000000' / 'vis_data'
     run.mkdir(parents=True)
-    rows = [dict(iter=1, loss=1.0, time=2.0, act_mem=30.0),
-            dict(iter=2, loss=0.5, time=4.0, act_mem=32.0),
+    rows = [dict(iter=1, loss=1.0, time=2.0, act_mem=30.0, mem_peak=90.0),
+            dict(iter=2, loss=0.5, time=4.0, act_mem=32.0, mem_peak=95.0),
             {'coco/bbox_mAP': 0.25, 'step': 2}]
     (run / 'scalars.json').write_text(
         '\n'.join(json.dumps(r) for r in rows) + '\n')
     row = tool.summarise('cfg', tool.read_scalars(str(tmp_path / 'cfg')),
                          'coco/bbox_mAP')
-    assert row == dict(config='cfg', act_mem_mib=32.0, time_s=3.0,
+    assert row == dict(config='cfg', mem_peak_mib=95.0, act_mem_mib=32.0,
+                       time_s=3.0,
                        metric=0.25, iters=2)
     line = ('11/27 16:21:29 - mmengine - INFO - Iter(train) [ 250/1000]  '
             'lr: 1e-3  loss: 0.47')

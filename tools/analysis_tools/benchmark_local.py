@@ -3,9 +3,11 @@
 
 For the base model of CONFIG (a BP config, or a man_mm config whose
 ``model.model`` is the base model) it measures, per training iteration on a
-synthetic batch: peak activation memory (device independent, see
-``man_mm.utils.ActivationMemoryMeter``), the CUDA allocator peak when on a
-GPU, and time. Classifiers (mmpretrain) and single-stage detectors (mmdet)
+synthetic batch, with the config's own optimizer (learning rate 0): the true
+peak memory a GPU would hold (weights, optimizer state, gradients,
+activations, temporaries, recomputed tensors; ``man_mm.utils.TotalMemoryMeter``),
+the peak of tensors saved for backward (``ActivationMemoryMeter``, the
+breakdown tool), the CUDA allocator peak when on a GPU, and time. Classifiers (mmpretrain) and single-stage detectors (mmdet)
 are supported; ``--breakdown`` adds, for detectors, where each local
 module's peak goes (module body, SLM/pyramid, neck, head + loss). Prints
 tables and writes JSON.
@@ -16,7 +18,7 @@ tables and writes JSON.
     python tools/analysis_tools/benchmark_local.py \
         configs/detection/retinanet/retinanet_r50_fpn_160e_coco_bp.py \
         --batch-size 2 --input-size 512 512 --ks 2 4 8 all \
-        --aux man dgl --breakdown
+        --aux man dgl --local-cp --step-per-module --breakdown
 """
 import argparse
 import copy
@@ -76,6 +78,24 @@ def parse_args(argv=None):
         '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--no-cp', action='store_true',
                         help='skip BP + activation checkpointing')
+    parser.add_argument(
+        '--local-cp', action='store_true',
+        help='also measure every local variant with checkpointing inside '
+        'the local steps (LocalLearningModel with_cp=True)')
+    parser.add_argument(
+        '--step-per-module', action='store_true',
+        help='measure the local variants with step_per_module=True (each '
+        "module's gradients applied and freed after its backward; with the "
+        "config's clip_grad, clipping becomes per module) instead of the "
+        'default (per module only when exact)')
+    parser.add_argument(
+        '--optimizer', choices=['config', 'sgd'], default='config',
+        help="the config's own optim_wrapper (lr set to 0) or plain SGD "
+        'with momentum 0.9 (lr 0)')
+    parser.add_argument(
+        '--warmup-batch-size', type=int, default=None,
+        help='batch size of the warm-up iterations, which create the '
+        'optimizer state (default: --batch-size; 1 saves CPU time)')
     parser.add_argument('--out', help='write the results to this JSON file')
     return parser.parse_args(argv)
 
@@ -88,24 +108,40 @@ def base_model_cfg(cfg: Config) -> dict:
     return model
 
 
-def make_batches(task, base, args):
+def make_batches(task, base, args, batch_size=None):
     """``i -> synthetic batch`` for the task of ``base``."""
     from man_mm.utils import fake_cls_batch
     shape = (3, *args.input_size)
+    n = batch_size or args.batch_size
     if task == 'cls':
         num_classes = base['head'].get('num_classes', 10)
-        return lambda i: fake_cls_batch(args.batch_size, shape, num_classes,
-                                        seed=i)
+        return lambda i: fake_cls_batch(n, shape, num_classes, seed=i)
     from mmdet.testing import demo_mm_inputs
     num_classes = base['bbox_head'].get('num_classes', 80)
 
     def det_batch(i):
         torch.manual_seed(i)
-        return demo_mm_inputs(args.batch_size, [shape] * args.batch_size,
-                              num_items=[3] * args.batch_size,
+        return demo_mm_inputs(n, [shape] * n, num_items=[3] * n,
                               num_classes=num_classes)
 
     return det_batch
+
+
+def build_optim_wrapper(cfg, model, kind='config'):
+    """The config's optim_wrapper for ``model`` at lr 0 (the optimizer
+    state, hence the memory, is the config's), or SGD with momentum."""
+    from mmengine.optim import OptimWrapper, build_optim_wrapper as build
+    if kind == 'sgd' or 'optim_wrapper' not in cfg:
+        return OptimWrapper(
+            torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9))
+    ow = copy.deepcopy(cfg.optim_wrapper)
+    ow.optimizer.lr = 0.0
+    if ow.get('type', 'OptimWrapper') in ('AmpOptimWrapper',
+                                         'mmengine.AmpOptimWrapper') \
+            and not torch.cuda.is_available():
+        ow.type = 'OptimWrapper'  # AMP needs a GPU; memory is compared fp32
+        ow.pop('loss_scale', None)
+    return build(model, ow)
 
 
 def run(args):
@@ -123,21 +159,27 @@ def run(args):
         raise SystemExit(f'unknown --aux {sorted(unknown)} for this task; '
                          f'choose from {sorted(AUX_TYPES[task])}')
     batch = make_batches(task, base, args)
+    warm = make_batches(task, base, args, args.warmup_batch_size)
 
     variants = [('BP', '-', lambda: MODELS.build(copy.deepcopy(base)),
                  False)]
     if not args.no_cp:
         variants.append(('BP + with_cp', '-',
                          lambda: MODELS.build(with_cp(base)), False))
+    step = True if args.step_per_module else None
+    cps = [False, True] if args.local_cp else [False]
     for aux in aux_names:
         label, aux_cfg = AUX_TYPES[task][aux]
-        for k in args.ks:
-            num = None if k == 'all' else int(k)
-            variants.append((label, k, lambda num=num, aux_cfg=aux_cfg:
-                             LocalLearningModel(copy.deepcopy(base),
-                                                num_modules=num,
-                                                aux=aux_cfg),
-                             k == args.ks[-1]))
+        for cp in cps:
+            for k in args.ks:
+                num = None if k == 'all' else int(k)
+                variants.append((
+                    label + (' + cp' if cp else ''), k,
+                    lambda num=num, aux_cfg=aux_cfg, cp=cp:
+                    LocalLearningModel(copy.deepcopy(base), num_modules=num,
+                                       aux=aux_cfg, with_cp=cp,
+                                       step_per_module=step),
+                    k == args.ks[-1] and not cp))
 
     rows, breakdowns = [], []
     for method, k, build, finest in variants:
@@ -148,9 +190,14 @@ def run(args):
         print(f'measuring {method} K={k} ...', file=sys.stderr, flush=True)
         row = dict(method=method, K=k)
         try:
+            optim = build_optim_wrapper(cfg, model.to(args.device),
+                                        args.optimizer)
+            if hasattr(model, 'num_modules'):
+                row['step_per_module'] = model._steps_per_module(optim)
             row.update(
                 measure_train_step(model, batch, args.iters, args.warmup,
-                                   args.device))
+                                   args.device, optim_wrapper=optim,
+                                   warmup_batch=warm))
         except Exception as e:  # one failing variant must not lose the rest
             print(f'  {method} K={k} failed: {e}', file=sys.stderr)
             row['error'] = str(e)
@@ -163,12 +210,13 @@ def run(args):
             breakdowns.append(
                 dict(method=method, K=k,
                      modules=module_breakdown(model, batch(0), args.device)))
-        del model
+        del model, optim
         if args.device.startswith('cuda'):
             torch.cuda.empty_cache()
     bp = rows[0]
     for row in rows:
         if 'error' not in row and 'error' not in bp:
+            row['total_vs_bp'] = row['total_mib'] / bp['total_mib']
             row['act_vs_bp'] = row['act_mem_mib'] / bp['act_mem_mib']
             row['time_vs_bp'] = row['time_s'] / bp['time_s']
     return rows, breakdowns
@@ -179,7 +227,10 @@ def main(argv=None):
     args = parse_args(argv)
     rows, breakdowns = run(args)
     columns = [('method', 'method', '{}'), ('K', 'K', '{}'),
-               ('act_mem_mib', 'act. mem (MiB)', '{:.1f}'),
+               ('total_mib', 'true peak (MiB)', '{:.1f}'),
+               ('total_vs_bp', 'vs BP', '{:.1%}'),
+               ('static_mib', 'static (MiB)', '{:.1f}'),
+               ('act_mem_mib', 'saved act. (MiB)', '{:.1f}'),
                ('act_vs_bp', 'vs BP', '{:.1%}'),
                ('cuda_peak_mib', 'CUDA peak (MiB)', '{:.0f}'),
                ('time_s', 's/iter', '{:.3f}'),
@@ -206,6 +257,8 @@ def main(argv=None):
                            input_size=list(args.input_size), device=device,
                            iters=args.iters, warmup=args.warmup,
                            threads=torch.get_num_threads(),
+                           optimizer=args.optimizer,
+                           warmup_batch_size=args.warmup_batch_size,
                            torch=torch.__version__,
                            machine=platform.machine(), rows=rows,
                            breakdowns=breakdowns), f,

@@ -1,11 +1,16 @@
-"""Training loops that measure activation memory every iteration.
+"""Training loops that meter memory as a local-learning run needs.
 
 The per-module forward/backward lives in the model
 (:class:`man_mm.models.LocalLearningModel.train_step`), where
 mmengine's wrappers expect it; these loops add what a local-learning run
-needs around it: the peak activation memory of each iteration, logged as
-``act_mem`` (MiB) next to the loss, and a description of the local modules
-at start-up. They run BP models too, so BP and MAN logs compare directly.
+needs around it: the true peak memory of an iteration (``mem_peak``, MiB:
+weights, optimizer state, gradients, activations, temporaries), the peak of
+tensors saved for backward (``act_mem``, MiB), and a description of the
+local modules at start-up. They run BP models too, so BP and MAN logs
+compare directly.
+
+Metering hooks every op in Python, so it runs on the first iteration and
+then every ``meter_interval`` iterations; the others run at full speed.
 """
 from typing import Sequence
 
@@ -14,14 +19,19 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from man_mm.registry import LOOPS
-from man_mm.utils import ActivationMemoryMeter
+from man_mm.utils import ActivationMemoryMeter, TotalMemoryMeter
 
 
 class _ActMemMixin:
-    """Wrap ``train_step`` in an :class:`ActivationMemoryMeter`."""
+    """Meter ``train_step`` every ``meter_interval`` iterations."""
 
-    def _init_act_mem(self, measure_act_mem: bool) -> None:
+    def _init_act_mem(self, measure_act_mem: bool,
+                      meter_interval: int) -> None:
+        if meter_interval < 1:
+            raise ValueError(f'meter_interval must be >= 1, got '
+                             f'{meter_interval}.')
         self.measure_act_mem = measure_act_mem
+        self.meter_interval = meter_interval
         self._described = False
 
     def _base_model(self):
@@ -36,11 +46,14 @@ class _ActMemMixin:
                 print_log(model.describe(), logger='current')
         self.runner.call_hook(
             'before_train_iter', batch_idx=idx, data_batch=data_batch)
-        if self.measure_act_mem:
-            with ActivationMemoryMeter.for_model(model) as meter:
+        if self.measure_act_mem and self._iter % self.meter_interval == 0:
+            total = TotalMemoryMeter.for_training(model,
+                                                  self.runner.optim_wrapper)
+            with ActivationMemoryMeter.for_model(model) as meter, total:
                 outputs = self.runner.model.train_step(
                     data_batch, optim_wrapper=self.runner.optim_wrapper)
             outputs['act_mem'] = meter.peak_mib
+            outputs['mem_peak'] = total.peak_mib
         else:
             outputs = self.runner.model.train_step(
                 data_batch, optim_wrapper=self.runner.optim_wrapper)
@@ -57,8 +70,10 @@ class LocalEpochBasedTrainLoop(_ActMemMixin, EpochBasedTrainLoop):
     """:class:`mmengine.runner.EpochBasedTrainLoop` logging ``act_mem``.
 
     Args:
-        measure_act_mem (bool): Measure and log the peak activation memory
-            of every iteration. Defaults to True.
+        measure_act_mem (bool): Meter and log ``mem_peak`` (true total)
+            and ``act_mem`` (saved for backward), in MiB. Defaults to True.
+        meter_interval (int): Meter the first iteration and then every
+            this many. Defaults to 50.
         by_epoch (bool): Accepted so that ``train_cfg = dict(type=...)``
             can override an mmpretrain schedule's ``dict(by_epoch=True,
             ...)``; must be True. Use :class:`LocalIterBasedTrainLoop` for
@@ -67,14 +82,15 @@ class LocalEpochBasedTrainLoop(_ActMemMixin, EpochBasedTrainLoop):
     """
 
     def __init__(self, *args, measure_act_mem: bool = True,
-                 by_epoch: bool = True, **kwargs):
+                 meter_interval: int = 50, by_epoch: bool = True,
+                 **kwargs):
         if not by_epoch:
             raise ValueError(
                 'LocalEpochBasedTrainLoop got by_epoch=False; use '
                 "train_cfg=dict(type='man_mm.LocalIterBasedTrainLoop', "
                 'max_iters=...) for iteration-based training.')
         super().__init__(*args, **kwargs)
-        self._init_act_mem(measure_act_mem)
+        self._init_act_mem(measure_act_mem, meter_interval)
 
     def run_iter(self, idx, data_batch: Sequence[dict]) -> None:
         self._run_iter(idx, data_batch)
@@ -86,12 +102,14 @@ class LocalIterBasedTrainLoop(_ActMemMixin, IterBasedTrainLoop):
 
     Args:
         measure_act_mem (bool): As in :class:`LocalEpochBasedTrainLoop`.
+        meter_interval (int): As in :class:`LocalEpochBasedTrainLoop`.
         **kwargs: :class:`IterBasedTrainLoop` arguments.
     """
 
-    def __init__(self, *args, measure_act_mem: bool = True, **kwargs):
+    def __init__(self, *args, measure_act_mem: bool = True,
+                 meter_interval: int = 50, **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_act_mem(measure_act_mem)
+        self._init_act_mem(measure_act_mem, meter_interval)
 
     def run_iter(self, data_batch: Sequence[dict]) -> None:
         self._run_iter(self._iter, data_batch)

@@ -3,6 +3,7 @@
 from torch import nn
 
 from man_mm.registry import MODELS
+from ..local.checkpoint import run_blocks
 from ..local.units import fresh_copy
 
 
@@ -35,18 +36,23 @@ class SLMClsAux(nn.Module):
         share_head (bool): Use the base model's neck/head (their weights then
             also learn from this aux loss) or own fresh copies.
             Defaults to True (the paper's best, Table 4).
+
+    Attributes:
+        with_cp (bool): Checkpoint each SLM block (set by
+            :class:`LocalLearningModel`).
     """
 
     def __init__(self, task, units, last_unit, share_head: bool = True):
         super().__init__()
         self._task = task
         self.share_head = share_head
+        self.with_cp = False
         self.blocks = units.fresh_blocks_after(last_unit)
         self._heads = owned_or_shared_heads(task, share_head, self)
 
     def forward(self, x, data_samples, bank):
-        return self._task.loss(
-            self.blocks(x), data_samples, self._heads, bank=bank)
+        x = run_blocks(self.blocks, x, self.with_cp)
+        return self._task.loss(x, data_samples, self._heads, bank=bank)
 
     def extra_repr(self):
         return f'share_head={self.share_head}'
@@ -73,6 +79,10 @@ class SLMDetAux(nn.Module):
         share_head (bool): Run the detector's own neck/head (which then also
             learn from this loss) or fresh copies. Defaults to True.
 
+    Attributes:
+        with_cp (bool): Checkpoint each SLM block (set by
+            :class:`LocalLearningModel`).
+
     Note:
         Checkpointing the neck and head inside an aux does not lower the
         peak: the local backward starts right after the loss, so the
@@ -86,6 +96,7 @@ class SLMDetAux(nn.Module):
         super().__init__()
         self._task = task
         self.adapt, self.share_head = adapt, share_head
+        self.with_cp = False
         s = last_unit.stage
         self.stage = s
         wanted = task.neck_stages
@@ -107,11 +118,10 @@ class SLMDetAux(nn.Module):
         s = self.stage
         feats = {t: bank[f'stage{t}'] for t in range(s)
                  if t in self._task.neck_stages}
-        x = self.rest(x)
+        x = run_blocks(self.rest, x, self.with_cp)
         feats[s] = x
-        for t, block in enumerate(self.later, start=s + 1):
-            x = block(x)
-            feats[t] = x
+        later = run_blocks(self.later, x, self.with_cp, keep_all=True)
+        feats.update(enumerate(later, start=s + 1))
         return feats
 
     def forward(self, x, data_samples, bank):

@@ -4,6 +4,7 @@ from typing import Dict, List, Tuple
 import torch
 from torch import nn
 
+from .checkpoint import run_blocks
 from .units import Unit
 
 
@@ -19,6 +20,11 @@ class LocalModule(nn.Module):
         aux (nn.Module): Maps ``(features, data_samples, bank)`` to a dict
             of losses. The last module's aux is the real task head.
         index (int): Position among the local modules (for messages).
+
+    Attributes:
+        with_cp (bool): Checkpoint each unit (see
+            :mod:`man_mm.models.local.checkpoint`). Set by
+            :class:`LocalLearningModel`.
     """
 
     def __init__(self, units: List[Unit], aux: nn.Module, index: int):
@@ -27,10 +33,11 @@ class LocalModule(nn.Module):
         self.body = nn.Sequential(*[u.module for u in units])
         self.aux = aux
         self.index = index
+        self.with_cp = False
 
     def forward(self, x: torch.Tensor, data_samples,
                 bank) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-        h = self.body(x)
+        h = run_blocks(self.body, x, self.with_cp)
         return h, self.aux(h, data_samples, bank)
 
     def extra_repr(self) -> str:

@@ -6,11 +6,12 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
-from mmengine.optim import OptimWrapper, OptimWrapperDict
+from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
 from torch import nn
 
 from man_mm.registry import MODELS
 from ..aux_heads import TaskHead
+from ..local.checkpoint import disable_block_checkpointing
 from ..local.feature_bank import FeatureBank
 from ..local.local_module import LocalModule
 from ..local.partition import partition_units
@@ -66,6 +67,31 @@ class LocalLearningModel(BaseModel):
             rate; ``'sum'`` adds them, which multiplies the head's effective
             learning rate by the number of modules sharing it (measured: at
             the demo's lr, K=16 diverges with ``'sum'``).
+        with_cp (bool, optional): Checkpoint every unit and every SLM block
+            inside the local steps: only their inputs stay alive while the
+            neck, head and loss run, and their activations are recomputed
+            one block at a time in the local backward. Gradients and
+            BatchNorm statistics are unchanged; time grows by about one
+            forward of the units and SLM blocks. Defaults to the base
+            backbone's own ``with_cp``, so a base config's ``with_cp=True``
+            is honoured (OpenMMLab blocks skip their own checkpointing when
+            their input needs no grad, which is every local module's first
+            block).
+        step_per_module (bool, optional): Apply the optimizer to a local
+            module's parameters (its units and its own aux) right after its
+            local backward and free their gradients, instead of holding all
+            K modules' gradients until one step at the end. The result is
+            the same -- a module's parameters are final after its backward
+            and no later module reads them -- but only one module's
+            gradients are alive at a time. Parameters that several modules
+            use (the shared head) still step once, after the last module.
+            ``None`` (default): on exactly when it changes nothing: a plain
+            ``OptimWrapper`` without ``clip_grad`` or gradient accumulation.
+            ``True``: also with ``clip_grad``, which then clips each
+            module's gradients by their own norm (per-module clipping, not
+            one global norm: this differs from BP-style clipping).
+            Impossible with AMP (one unscale per update) or accumulation.
+            ``False``: one step per iteration.
         log_module_losses (bool): Log every module's loss as ``loss_mXX``.
         data_preprocessor: Ignored if the base model has its own.
         init_cfg (dict, optional): Initialisation config.
@@ -81,6 +107,8 @@ class LocalLearningModel(BaseModel):
                  aux: Optional[dict] = None,
                  feature_bank: Optional[dict] = None,
                  shared_head_grad: str = 'mean',
+                 with_cp: Optional[bool] = None,
+                 step_per_module: Optional[bool] = None,
                  log_module_losses: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
@@ -148,6 +176,9 @@ class LocalLearningModel(BaseModel):
             *[u.module for u in self.frozen_units])
 
         self._setup_shared_head_grads(shared_head_grad)
+        self._setup_checkpointing(with_cp)
+        self.step_per_module = step_per_module
+        self._module_params = self._params_per_module()
 
         self.feature_bank = FeatureBank()
         feature_bank = dict(feature_bank or {})
@@ -189,6 +220,31 @@ class LocalLearningModel(BaseModel):
             p for head in self.task.head_modules()
             for p in head.parameters() if p.requires_grad
         ] if mode == 'mean' and self.shared_head_users > 1 else []
+
+    def _setup_checkpointing(self, with_cp: Optional[bool]) -> None:
+        if with_cp is None:
+            with_cp = bool(getattr(self.task.backbone, 'with_cp', False))
+        self.with_cp = bool(with_cp)
+        for lm in self._local_modules:
+            lm.with_cp = self.with_cp
+            if hasattr(lm.aux, 'with_cp'):
+                lm.aux.with_cp = self.with_cp
+            if self.with_cp:
+                # Units and SLM blocks are checkpointed here, whole.
+                disable_block_checkpointing(lm)
+
+    def _params_per_module(self) -> List[List[nn.Parameter]]:
+        """Trainable parameters that belong to one local module alone (its
+        units and its aux's own); shared ones (the task head) excluded."""
+        head = {id(p) for h in self.task.head_modules()
+                for p in h.parameters()}
+        owners: Dict[int, int] = {}
+        for lm in self._local_modules:
+            for p in lm.parameters():
+                owners[id(p)] = owners.get(id(p), 0) + 1
+        return [[p for p in lm.parameters() if p.requires_grad
+                 and id(p) not in head and owners[id(p)] == 1]
+                for lm in self._local_modules[:-1]]
 
     def _add_bank_taps(self, cfg: dict) -> None:
         unknown = set(cfg) - {'taps'}
@@ -297,6 +353,7 @@ class LocalLearningModel(BaseModel):
                 'LocalLearningModel needs a single OptimWrapper (one '
                 'optimizer over all modules and aux nets); got '
                 f'{type(optim_wrapper).__name__}.')
+        per_module = self._steps_per_module(optim_wrapper)
         # Gradient accumulation: every local backward of this iteration
         # counts as one iteration's backward, so scale_loss/should_update
         # behave exactly as for BP.
@@ -320,6 +377,9 @@ class LocalLearningModel(BaseModel):
                     module_log['loss'].detach()
                 x = h.detach()
                 del h, loss, losses
+                if per_module and lm.index < self.num_modules - 1:
+                    self._step_params(optim_wrapper,
+                                      self._module_params[lm.index])
         for p, before in zip(self._averaged_head_params, head_before):
             if p.grad is not None:
                 if before is None:
@@ -333,6 +393,46 @@ class LocalLearningModel(BaseModel):
             optim_wrapper.zero_grad()
         self._step += 1
         return self._summarise(log_vars, module_log)
+
+    def _steps_per_module(self, optim_wrapper: OptimWrapper) -> bool:
+        """Whether this iteration steps each module after its backward."""
+        if self.step_per_module is False:
+            return False
+        why_not = None
+        if isinstance(optim_wrapper, AmpOptimWrapper):
+            why_not = 'AMP (AmpOptimWrapper) unscales once per step'
+        elif optim_wrapper._accumulative_counts != 1:
+            why_not = 'gradient accumulation steps every ' \
+                f'{optim_wrapper._accumulative_counts} iterations'
+        elif optim_wrapper.clip_grad_kwargs and not self.step_per_module:
+            # Exactness first: a global norm needs every gradient at once.
+            return False
+        if why_not is None:
+            return True
+        if self.step_per_module:
+            raise ValueError(f'step_per_module=True is not possible: '
+                             f'{why_not}. Use step_per_module=None (one '
+                             'step per iteration then) or change the '
+                             'optim_wrapper.')
+        return False
+
+    @staticmethod
+    def _step_params(optim_wrapper: OptimWrapper,
+                     params: List[nn.Parameter]) -> None:
+        """Step (and clip, if configured) ``params`` only; free their
+        gradients."""
+        optimizer = optim_wrapper.optimizer
+        wanted = {id(p) for p in params}
+        groups = [g['params'] for g in optimizer.param_groups]
+        try:
+            for g in optimizer.param_groups:
+                g['params'] = [p for p in g['params'] if id(p) in wanted]
+            optim_wrapper.step()
+        finally:
+            for g, kept in zip(optimizer.param_groups, groups):
+                g['params'] = kept
+        for p in params:
+            p.grad = None
 
     def _summarise(self, per_module: Dict[str, torch.Tensor],
                    final_log: Dict[str, torch.Tensor]) -> dict:
