@@ -174,7 +174,7 @@ def run(args):
             for k in args.ks:
                 num = None if k == 'all' else int(k)
                 variants.append((
-                    label + (' + cp' if cp else ''), k,
+                    (label, cp), k,
                     lambda num=num, aux_cfg=aux_cfg, cp=cp:
                     LocalLearningModel(copy.deepcopy(base), num_modules=num,
                                        aux=aux_cfg, with_cp=cp,
@@ -185,15 +185,20 @@ def run(args):
     for method, k, build, finest in variants:
         torch.manual_seed(0)
         model = build()
+        optim = build_optim_wrapper(cfg, model.to(args.device),
+                                    args.optimizer)
+        row = {}
         if hasattr(model, 'num_modules'):
             k = model.num_modules
+            # 'one step': all gradients held until one step per iteration
+            # (the default when per-module steps would not be exact).
+            label, cp = method
+            row['step_per_module'] = model._steps_per_module(optim)
+            method = label + ('' if row['step_per_module'] else
+                              ', one step') + (' + cp' if cp else '')
         print(f'measuring {method} K={k} ...', file=sys.stderr, flush=True)
-        row = dict(method=method, K=k)
+        row.update(method=method, K=k)
         try:
-            optim = build_optim_wrapper(cfg, model.to(args.device),
-                                        args.optimizer)
-            if hasattr(model, 'num_modules'):
-                row['step_per_module'] = model._steps_per_module(optim)
             row.update(
                 measure_train_step(model, batch, args.iters, args.warmup,
                                    args.device, optim_wrapper=optim,

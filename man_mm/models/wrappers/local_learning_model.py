@@ -226,12 +226,12 @@ class LocalLearningModel(BaseModel):
             with_cp = bool(getattr(self.task.backbone, 'with_cp', False))
         self.with_cp = bool(with_cp)
         for lm in self._local_modules:
-            lm.with_cp = self.with_cp
-            if hasattr(lm.aux, 'with_cp'):
-                lm.aux.with_cp = self.with_cp
             if self.with_cp:
                 # Units and SLM blocks are checkpointed here, whole.
                 disable_block_checkpointing(lm)
+            lm.with_cp = self.with_cp
+            if hasattr(lm.aux, 'with_cp'):
+                lm.aux.with_cp = self.with_cp
 
     def _params_per_module(self) -> List[List[nn.Parameter]]:
         """Trainable parameters that belong to one local module alone (its
