@@ -187,9 +187,7 @@ def module_breakdown(model: nn.Module, batch: dict,
     necks = []
     for lm in model.local_modules:
         handles.append(lm.register_forward_pre_hook(start(lm)))
-        # Units run one by one (checkpointable): the last one ends the body.
-        handles.append(
-            lm.body[-1].register_forward_hook(after('body', 'input')))
+        handles.append(lm.body.register_forward_hook(after('body', 'input')))
         heads = getattr(lm.aux, '_heads', None) or \
             model.task.head_modules()
         if len(heads) > 1 and all(heads[0] is not n for n in necks):

@@ -96,8 +96,6 @@ def _profile_run(model, optim, batch):
 
     def body_post(k):
         def hook(module, args, out):
-            if rows[k].fwd_time:  # a checkpoint's recomputation
-                return
             rows[k].fwd_time = time.perf_counter() - marks['fwd']
             rows[k].saved = saved.current_bytes - marks['saved']
             rows[k].out = out.untyped_storage().nbytes()
@@ -105,8 +103,8 @@ def _profile_run(model, optim, batch):
 
     for k, lm in enumerate(lms):
         handles += [lm.register_forward_pre_hook(pre(k)),
-                    lm.body[0].register_forward_pre_hook(body_pre),
-                    lm.body[-1].register_forward_hook(body_post(k))]
+                    lm.body.register_forward_pre_hook(body_pre),
+                    lm.body.register_forward_hook(body_post(k))]
         rows[k].params = 4.0 * sum(p.numel() for p in lm.body.parameters()
                                    if p.requires_grad)
         rows[k].aux_params = 0.0 if k == len(lms) - 1 else 4.0 * sum(

@@ -79,6 +79,16 @@ def run_blocks(blocks: nn.Module, x: torch.Tensor, with_cp: bool,
     return outs if keep_all else x
 
 
+class CheckpointedSequential(nn.Sequential):
+    """``nn.Sequential`` whose blocks are each checkpointed when
+    :attr:`with_cp` is set (hooks on it and on its blocks fire as usual)."""
+
+    with_cp = False
+
+    def forward(self, x):
+        return run_blocks(self, x, self.with_cp)
+
+
 def disable_block_checkpointing(module: nn.Module) -> None:
     """Turn off OpenMMLab blocks' own ``with_cp`` under ``module``.
 

@@ -4,7 +4,7 @@ from typing import Dict, List, Tuple
 import torch
 from torch import nn
 
-from .checkpoint import run_blocks
+from .checkpoint import CheckpointedSequential
 from .units import Unit
 
 
@@ -23,21 +23,28 @@ class LocalModule(nn.Module):
 
     Attributes:
         with_cp (bool): Checkpoint each unit (see
-            :mod:`man_mm.models.local.checkpoint`). Set by
+            :mod:`man_mm.models.local.checkpoint`); set by
             :class:`LocalLearningModel`.
     """
 
     def __init__(self, units: List[Unit], aux: nn.Module, index: int):
         super().__init__()
         self.unit_names = [u.name for u in units]
-        self.body = nn.Sequential(*[u.module for u in units])
+        self.body = CheckpointedSequential(*[u.module for u in units])
         self.aux = aux
         self.index = index
-        self.with_cp = False
+
+    @property
+    def with_cp(self) -> bool:
+        return self.body.with_cp
+
+    @with_cp.setter
+    def with_cp(self, value: bool) -> None:
+        self.body.with_cp = value
 
     def forward(self, x: torch.Tensor, data_samples,
                 bank) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-        h = run_blocks(self.body, x, self.with_cp)
+        h = self.body(x)
         return h, self.aux(h, data_samples, bank)
 
     def extra_repr(self) -> str:
