@@ -176,3 +176,15 @@ def test_train_names_missing_sr_data_and_x2_checkpoints(tmp_path):
     with pytest.raises(FileNotFoundError, match='x3/x4 configs start from '
                        'the x2'):
         tool.check_load_from(cfg)
+
+
+def test_benchmark_local_measures_edsr():
+    rows = load_tool('analysis_tools/benchmark_local.py').main([
+        osp.join(ROOT, 'configs/super_resolution/photos/'
+                 'edsr_x2c32b8_photos_bp.py'),
+        '--batch-size', '2', '--input-size', '12', '12', '--ks', 'all',
+        '--aux', 'man', 'man_noadapt', '--iters', '1', '--warmup', '0'])
+    assert [(r['method'], r['K']) for r in rows] == [
+        ('BP', '-'), ('MAN (SLM+bank)', 8), ('MAN w/o SLM+bank', 8)]
+    bp, man, plain = (r['act_mem_mib'] for r in rows)
+    assert 0 < plain < man < bp
