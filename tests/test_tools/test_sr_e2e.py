@@ -8,6 +8,7 @@ gives on the unstripped checkpoint. Also: the embedded data layout, and
 ``tools/train.py``'s early stops on missing SR data and x2 checkpoints.
 """
 import json
+import os
 import os.path as osp
 import subprocess
 import textwrap
@@ -188,3 +189,27 @@ def test_benchmark_local_measures_edsr():
         ('BP', '-'), ('MAN (SLM+bank)', 8), ('MAN w/o SLM+bank', 8)]
     bp, man, plain = (r['act_mem_mib'] for r in rows)
     assert 0 < plain < man < bp
+
+
+def test_train_and_compare_reports_psnr_and_ssim(tmp_path, monkeypatch,
+                                                 capsys):
+    tool = load_tool('analysis_tools/train_and_compare.py')
+
+    def fake_train(config, work_dir, cfg_options, threads=None, tag=''):
+        run_dir = osp.join(work_dir, '20261129_000000', 'vis_data')
+        os.makedirs(run_dir)
+        rows = [dict(iter=1, loss=0.2, time=1.0, act_mem=25.0),
+                dict(PSNR=28.5, SSIM=0.81, step=1)]
+        with open(osp.join(run_dir, 'scalars.json'), 'w') as f:
+            f.write('\n'.join(json.dumps(r) for r in rows) + '\n')
+
+    monkeypatch.setattr(tool, 'train', fake_train)
+    out = tmp_path / 'summary.json'
+    monkeypatch.setattr('sys.argv', [
+        'train_and_compare.py', 'a_bp.py', 'b_man.py', '--work-dir',
+        str(tmp_path), '--metric', 'PSNR', 'SSIM', '--out', str(out)])
+    tool.main()
+    rows = json.loads(out.read_text())
+    assert [(r['config'], r['metric'], r['SSIM']) for r in rows] == [
+        ('a_bp', 28.5, 0.81), ('b_man', 28.5, 0.81)]
+    assert '| PSNR' in capsys.readouterr().out
