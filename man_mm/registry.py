@@ -3,6 +3,12 @@
 Child registries of mmengine's roots, with ``locations`` so that a config
 saying ``type='man_mm.LocalLearningModel'`` imports the module that registers
 it (the same mechanism mmdet, mmpretrain and mmyolo use).
+
+Two registries of man_mm's own are looked up by the class of a *built*
+module rather than built from a config: :data:`UNIT_SPLITTERS` (how to cut a
+backbone or generator into units) and :data:`TASK_ADAPTERS` (what a local
+module needs to know about a base model). A new backbone family or task is
+one new file registering one class (see ``man_mm/models/local/splitters.py``).
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
@@ -16,3 +22,7 @@ HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['man_mm.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['man_mm.engine'])
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS, locations=['man_mm.datasets'])
+UNIT_SPLITTERS = Registry(
+    'unit splitter', scope='man_mm', locations=['man_mm.models.local'])
+TASK_ADAPTERS = Registry(
+    'task adapter', scope='man_mm', locations=['man_mm.models.local'])

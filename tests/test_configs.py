@@ -27,6 +27,14 @@ EXPECTED_K = {
     'yolov3_r34_160e_coco_man.py': 13,
     'yolov3_r34_160e_voc0712_man.py': 13,
     'retinanet_r18_fpn_shapes_man.py': 4,
+    # EDSR: one module per residual block (conv_first joins the first)
+    'edsr_x2c64b16_div2k_man.py': 16,
+    'edsr_x3c64b16_div2k_man.py': 16,
+    'edsr_x4c64b16_div2k_man.py': 16,
+    'edsr_x2c64b16_div2k_man_noadapt.py': 16,
+    'edsr_x2c256b32_div2k_man.py': 32,
+    'edsr_x2c32b8_photos_man.py': 8,
+    'edsr_x2c32b8_photos_man_noadapt.py': 8,
 }
 
 

@@ -9,6 +9,7 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 # mmengine 0.10 calls torch.load without weights_only; torch >= 2.6 would
@@ -56,7 +57,15 @@ def main():
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    seen = {}
+
+    class KeepMetrics(Hook):
+        # mmagic's MultiTestLoop returns nothing: read the metrics here.
+        def after_test_epoch(self, runner, metrics=None):
+            seen.update(metrics or {})
+
+    runner.register_hook(KeepMetrics(), 'LOWEST')
+    metrics = runner.test() or seen
     if args.out:
         import json
         with open(args.out, 'w') as f:

@@ -108,6 +108,17 @@ def check_work_dir(cfg):
 DATA_HINTS = {
     'digits': 'python tools/dataset_converters/prepare_digits.py',
     'shapes_coco': 'python tools/dataset_converters/make_shapes_coco.py',
+    'sr_photos': 'python tools/dataset_converters/prepare_sr_photos.py',
+}
+# Real sets read in a standard layout that a converter of their library
+# makes (not downloaded by man_mm).
+LAYOUT_HINTS = {
+    'DIV2K': "mmagic's DIV2K layout (DIV2K_train_HR_sub, "
+    'DIV2K_train_LR_bicubic/X{2,3,4}_sub, meta_info_DIV2K800sub_GT.txt), '
+    "made from the official DIV2K zips by mmagic's "
+    'tools/dataset_converters/div2k/preprocess_div2k_dataset.py',
+    'Set5': "mmagic's Set5 layout (GTmod12/, LRbicx{2,3,4}/)",
+    'Set14': "mmagic's Set14 layout (GTmod12/, LRbicx{2,3,4}/)",
 }
 
 
@@ -125,21 +136,43 @@ def _dataset_configs(dataset, key):
 def check_data_roots(cfg):
     """Fail early, and say how to fix it, when a data root is missing."""
     for split in ('train', 'val', 'test'):
-        loader = cfg.get(f'{split}_dataloader')
-        for key, dataset in _dataset_configs(
-                loader.get('dataset') if loader else None,
-                f'{split}_dataloader.dataset'):
-            root = dataset.get('data_root')
-            if root and not osp.isdir(root):
-                name = osp.basename(osp.normpath(root))
-                hint = DATA_HINTS.get(name)
-                fix = f'run `{hint} --out {root}`' if hint else (
-                    'put the data set there in its standard layout (see '
-                    'README, "Configs") or pass --cfg-options '
-                    f'{key}.data_root=PATH')
-                raise FileNotFoundError(
-                    f'data root {root!r} of {split}_dataloader does not '
-                    f'exist: {fix}.')
+        loaders = cfg.get(f'{split}_dataloader')
+        # mmagic's MultiValLoop/MultiTestLoop take a list of loaders.
+        if not isinstance(loaders, (list, tuple)):
+            loaders = [loaders]
+        for n, loader in enumerate(loaders):
+            _check_loader_roots(
+                loader, split, f'{split}_dataloader' +
+                (f'.{n}' if len(loaders) > 1 else ''))
+
+
+def _check_loader_roots(loader, split, where):
+    for key, dataset in _dataset_configs(
+            loader.get('dataset') if loader else None, f'{where}.dataset'):
+        root = dataset.get('data_root')
+        if root and not osp.isdir(root):
+            name = osp.basename(osp.normpath(root))
+            hint = DATA_HINTS.get(name)
+            layout = LAYOUT_HINTS.get(name, 'its standard layout')
+            fix = f'run `{hint} --out {root}`' if hint else (
+                f'put the data set there in {layout} (see README, '
+                f'"Configs"), or pass --cfg-options {key}.data_root=PATH')
+            raise FileNotFoundError(
+                f'data root {root!r} of {split}_dataloader does not '
+                f'exist: {fix}.')
+
+
+def check_load_from(cfg):
+    """Fail early when ``load_from`` (e.g. the x2 model an SR x3/x4 config
+    starts from) is missing."""
+    path = cfg.get('load_from')
+    if path and not cfg.get('resume', False) and '://' not in path \
+            and not osp.isfile(path):
+        raise FileNotFoundError(
+            f'load_from={path!r} does not exist. Train the model it names '
+            'first (SR x3/x4 configs start from the x2 one), or pass '
+            '--cfg-options load_from=PATH (load_from=None to start from '
+            'scratch).')
 
 
 def main():
@@ -147,6 +180,7 @@ def main():
     cfg = merge_args(Config.fromfile(args.config), args)
     check_work_dir(cfg)
     check_data_roots(cfg)
+    check_load_from(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

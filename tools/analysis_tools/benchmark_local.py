@@ -50,6 +50,13 @@ AUX_TYPES = {
                         dict(type='man_mm.SLMDetAux', adapt=False)),
         'dgl': ('DGL', dict(type='man_mm.DGLDetAux')),
     },
+    'sr': {
+        'man': ('MAN (SLM+bank)', dict(type='man_mm.SLMSRAux')),
+        'man_own_head': ('MAN, own tail',
+                         dict(type='man_mm.SLMSRAux', share_head=False)),
+        'man_noadapt': ('MAN w/o SLM+bank',
+                        dict(type='man_mm.SLMSRAux', adapt=False)),
+    },
 }
 
 
@@ -68,7 +75,8 @@ def parse_args(argv=None):
         '--aux', nargs='+', default=None,
         help='aux nets to measure at every K. Classification: '
         f"{', '.join(AUX_TYPES['cls'])} (default slm); detection: "
-        f"{', '.join(AUX_TYPES['det'])} (default man)")
+        f"{', '.join(AUX_TYPES['det'])} (default man); super-resolution: "
+        f"{', '.join(AUX_TYPES['sr'])} (default man)")
     parser.add_argument(
         '--breakdown', action='store_true',
         help='per-module memory breakdown of the local variants (detection)')
@@ -116,6 +124,10 @@ def make_batches(task, base, args, batch_size=None):
     if task == 'cls':
         num_classes = base['head'].get('num_classes', 10)
         return lambda i: fake_cls_batch(n, shape, num_classes, seed=i)
+    if task == 'sr':  # --input-size is the LR patch (paper: 48x48)
+        from man_mm.utils.sr_batch import fake_sr_batch
+        scale = base['generator'].get('upscale_factor', 4)
+        return lambda i: fake_sr_batch(n, shape, scale, seed=i)
     from mmdet.testing import demo_mm_inputs
     num_classes = base['bbox_head'].get('num_classes', 80)
 
@@ -152,7 +164,8 @@ def run(args):
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     base = base_model_cfg(cfg)
-    task = 'det' if 'bbox_head' in base else 'cls'
+    task = 'det' if 'bbox_head' in base else \
+        'sr' if 'generator' in base else 'cls'
     aux_names = args.aux or (['slm'] if task == 'cls' else ['man'])
     unknown = set(aux_names) - set(AUX_TYPES[task])
     if unknown:
@@ -163,7 +176,7 @@ def run(args):
 
     variants = [('BP', '-', lambda: MODELS.build(copy.deepcopy(base)),
                  False)]
-    if not args.no_cp:
+    if not args.no_cp and task != 'sr':  # EDSRNet has no with_cp switch
         variants.append(('BP + with_cp', '-',
                          lambda: MODELS.build(with_cp(base)), False))
     step = True if args.step_per_module else None

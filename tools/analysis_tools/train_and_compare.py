@@ -31,7 +31,10 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('configs', nargs='+')
     parser.add_argument('--work-dir', required=True)
-    parser.add_argument('--metric', default='accuracy/top1')
+    parser.add_argument(
+        '--metric', nargs='+', default=['accuracy/top1'],
+        help='validation metric(s) to report, e.g. PSNR SSIM (the first '
+        'is the "metric" of the JSON rows)')
     parser.add_argument('--out', help='JSON file for the table')
     parser.add_argument(
         '--cfg-options', nargs='+', default=[],
@@ -138,7 +141,10 @@ def main():
         start = time.time()
         train(config, work_dir, args.cfg_options, threads,
               tag=f'[{i}] ' if jobs > 1 else '')
-        row = summarise(name, read_scalars(work_dir), args.metric)
+        scalars = read_scalars(work_dir)
+        row = summarise(name, scalars, args.metric[0])
+        for metric in args.metric[1:]:
+            row[metric] = summarise(name, scalars, metric)['metric']
         row['wall_s'] = time.time() - start
         return row
 
@@ -161,7 +167,8 @@ def main():
         ('act_mem_mib', 'saved act. (MiB)', '{:.1f}'),
         ('time_s', 's/iter', '{:.3f}'),
         ('iters', 'iters', '{}'),
-        ('metric', args.metric, '{:.4g}'),
+        ('metric', args.metric[0], '{:.4g}'),
+        *[(m, m, '{:.4g}') for m in args.metric[1:]],
         ('wall_s', 'wall (s)', '{:.0f}'),
     ]))
     if args.out:

@@ -1,11 +1,16 @@
+from .edit_task import EditTaskAdapter
+from .edsr_units import EDSRStem, EDSRUnits
 from .feature_bank import FeatureBank
 from .local_module import LocalModule
 from .partition import partition_units
-from .tasks import ClsTaskAdapter, TaskAdapter, build_task_adapter
+from .splitters import build_units
+from .tasks import (ClsTaskAdapter, DetTaskAdapter, TaskAdapter,
+                    build_task_adapter)
 from .units import ResNetUnits, Unit, fresh_copy
 
 __all__ = [
     'FeatureBank', 'LocalModule', 'partition_units', 'TaskAdapter',
-    'ClsTaskAdapter', 'build_task_adapter', 'ResNetUnits', 'Unit',
-    'fresh_copy'
+    'ClsTaskAdapter', 'DetTaskAdapter', 'EditTaskAdapter',
+    'build_task_adapter', 'build_units', 'ResNetUnits', 'EDSRUnits',
+    'EDSRStem', 'Unit', 'fresh_copy'
 ]

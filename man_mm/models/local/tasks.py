@@ -9,6 +9,8 @@ from typing import Dict, List, Sequence
 import torch
 from torch import nn
 
+from man_mm.registry import TASK_ADAPTERS
+
 
 class TaskAdapter:
     """Base class. Subclasses wrap one family of OpenMMLab models.
@@ -22,6 +24,15 @@ class TaskAdapter:
     required_taps: Sequence[str] = ()
     #: The MAN auxiliary net for this task (paper's best configuration).
     default_aux: str = ''
+    #: What the split network is called in messages (SR: ``'generator'``).
+    backbone_role: str = 'backbone'
+    #: What the adapter accepts, for error messages.
+    supported_names: str = ''
+
+    @classmethod
+    def supported_types(cls) -> tuple:
+        """Base-model classes this adapter accepts (with subclasses)."""
+        return ()
 
     def __init__(self, model: nn.Module):
         self.model = model
@@ -53,10 +64,17 @@ class TaskAdapter:
         raise NotImplementedError
 
 
+@TASK_ADAPTERS.register_module()
 class ClsTaskAdapter(TaskAdapter):
     """mmpretrain ``ImageClassifier``: backbone -> neck -> head."""
     head_names = ('neck', 'head')
     default_aux = 'man_mm.SLMClsAux'
+    supported_names = 'mmpretrain ImageClassifier'
+
+    @classmethod
+    def supported_types(cls):
+        from mmpretrain.models import ImageClassifier
+        return (ImageClassifier, )
 
     def loss(self, feats, data_samples, heads=None, bank=None):
         neck, head = heads if heads is not None else (
@@ -67,6 +85,7 @@ class ClsTaskAdapter(TaskAdapter):
         return head.loss(feats, data_samples)
 
 
+@TASK_ADAPTERS.register_module()
 class DetTaskAdapter(TaskAdapter):
     """mmdet single-stage detectors (RetinaNet, YOLOV3): multi-scale
     backbone features -> neck (FPN / YOLOV3Neck) -> bbox head.
@@ -79,6 +98,13 @@ class DetTaskAdapter(TaskAdapter):
     head_names = ('neck', 'bbox_head')
     required_taps = ('stages', )
     default_aux = 'man_mm.SLMDetAux'
+    supported_names = ('mmdet single-stage detectors (RetinaNet, YOLOV3, '
+                       '...)')
+
+    @classmethod
+    def supported_types(cls):
+        from mmdet.models.detectors import SingleStageDetector
+        return (SingleStageDetector, )
 
     @property
     def out_indices(self) -> Sequence[int]:
@@ -112,17 +138,7 @@ class DetTaskAdapter(TaskAdapter):
 
 
 def build_task_adapter(model: nn.Module) -> TaskAdapter:
-    """Pick the adapter for ``model`` by its class."""
-    from mmpretrain.models import ImageClassifier
-    if isinstance(model, ImageClassifier):
-        return ClsTaskAdapter(model)
-    try:
-        from mmdet.models.detectors import SingleStageDetector
-    except ImportError:
-        SingleStageDetector = ()
-    if SingleStageDetector and isinstance(model, SingleStageDetector):
-        return DetTaskAdapter(model)
-    raise TypeError(
-        f'man_mm has no local-learning task adapter for '
-        f'{type(model).__name__}. Supported: mmpretrain ImageClassifier, '
-        'mmdet single-stage detectors (RetinaNet, YOLOV3).')
+    """Pick the registered adapter for ``model`` by its class (see
+    :func:`man_mm.models.local.splitters.build_task_adapter`)."""
+    from .splitters import build_task_adapter as build
+    return build(model)

@@ -12,6 +12,8 @@ from typing import List, Optional
 
 from torch import nn
 
+from man_mm.registry import UNIT_SPLITTERS
+
 
 @dataclass
 class Unit:
@@ -73,6 +75,7 @@ def _supported_resnets():
     return tuple(classes)
 
 
+@UNIT_SPLITTERS.register_module()
 class ResNetUnits:
     """Units and stage layout of an mmpretrain or mmdet ResNet backbone.
 
@@ -83,18 +86,19 @@ class ResNetUnits:
         stem_as_unit (bool, optional): Make the stem a unit of its own. By
             default it is, exactly when the backbone has no max-pool (CIFAR).
     """
+    #: What the splitter accepts, for error messages.
+    supported_names = ('mmpretrain.ResNet, mmdet.ResNet and subclasses '
+                       '(ResNet_CIFAR, ResNetV1c/V1d, man_mm.CifarResNet)')
+
+    @classmethod
+    def supported_types(cls):
+        return _supported_resnets()
 
     def __init__(self, backbone: nn.Module,
                  stem_as_unit: Optional[bool] = None):
-        supported = _supported_resnets()
-        if not isinstance(backbone, supported):
-            names = ', '.join(sorted({c.__module__.split('.')[0] + '.' +
-                                      c.__name__ for c in supported}))
-            raise TypeError(
-                f'man_mm cannot split backbone {type(backbone).__name__} into '
-                f'local modules. Supported backbones: {names} and their '
-                'subclasses (ResNet_CIFAR, ResNetV1c/V1d, man_mm.CifarResNet).'
-                ' Change model.backbone.type, or register a units adapter.')
+        if not isinstance(backbone, self.supported_types()):
+            from .splitters import unsupported_backbone_message
+            raise TypeError(unsupported_backbone_message(backbone))
         self.backbone = backbone
         if stem_as_unit is None:
             stem_as_unit = not hasattr(backbone, 'maxpool')

@@ -16,7 +16,7 @@ from ..local.feature_bank import FeatureBank
 from ..local.local_module import LocalModule
 from ..local.partition import partition_units
 from ..local.tasks import build_task_adapter
-from ..local.units import ResNetUnits
+from ..local.splitters import build_units
 
 
 class NonFiniteLocalLossError(FloatingPointError):
@@ -120,7 +120,8 @@ class LocalLearningModel(BaseModel):
             init_cfg=init_cfg)
         self.model = model
         self.task = build_task_adapter(model)
-        self.units = ResNetUnits(self.task.backbone, stem_as_unit)
+        self.units = build_units(self.task.backbone, stem_as_unit,
+                                 role=self.task.backbone_role)
         self.log_module_losses = log_module_losses
 
         # Frozen units (e.g. mmdet's frozen_stages) train nothing: they run

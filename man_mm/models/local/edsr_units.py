@@ -1,0 +1,115 @@
+"""Cut mmagic's EDSR generator into units.
+
+EDSR (``mmagic.models.EDSRNet``) is input normalisation, ``conv_first`` (the
+*shallow feature*), a body of ``ResidualBlockNoBN``s, then the tail:
+``conv_after_body``, the global skip that adds the shallow feature back,
+``upsample``, ``conv_last`` and de-normalisation. A unit is one body block;
+the normalisation and ``conv_first`` go with the first one, as the stem does
+for ImageNet ResNets, so EDSR-baseline gives 16 units and EDSR 32. The body
+is a single stage. The tail is the task head (see
+:class:`man_mm.models.local.edit_task.EditTaskAdapter`).
+"""
+import sys
+from typing import List, Optional
+
+from torch import nn
+
+from man_mm.registry import UNIT_SPLITTERS
+from .units import StemAndBlock, Unit
+
+
+class EDSRStem(nn.Module):
+    """Input normalisation and ``conv_first`` of an ``EDSRNet`` (its own
+    ``conv_first``, not a copy).
+
+    Args:
+        generator (EDSRNet): The generator; its ``mean``/``std`` (plain
+            tensors, not buffers) are read at every call, as its own forward
+            does.
+    """
+
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.conv_first = generator.conv_first
+        # A plain list: the generator must not be registered again here.
+        self._generator = [generator]
+
+    def forward(self, x):
+        generator = self._generator[0]
+        x = (x - generator.mean.to(x)) / generator.std.to(x)
+        return self.conv_first(x)
+
+
+@UNIT_SPLITTERS.register_module()
+class EDSRUnits:
+    """Units of an mmagic ``EDSRNet``: its body's residual blocks.
+
+    Args:
+        backbone (EDSRNet): The generator of an mmagic ``BaseEditModel``.
+        stem_as_unit (bool, optional): Make normalisation + ``conv_first`` a
+            unit of its own (K = blocks + 1). Defaults to False: they go
+            with the first block.
+    """
+    supported_names = 'mmagic.EDSRNet (generator of BaseEditModel)'
+
+    @classmethod
+    def supported_types(cls):
+        # No EDSRNet can exist before mmagic is imported: skip its (slow)
+        # import when checking other backbones.
+        if 'mmagic' not in sys.modules:
+            return ()
+        from mmagic.models.editors.edsr.edsr_net import EDSRNet
+        return (EDSRNet, )
+
+    def __init__(self, backbone: nn.Module,
+                 stem_as_unit: Optional[bool] = None):
+        if not isinstance(backbone, self.supported_types()):
+            from .splitters import unsupported_backbone_message
+            raise TypeError(unsupported_backbone_message(backbone,
+                                                         'generator'))
+        self.backbone = backbone
+        self.stem_as_unit = bool(stem_as_unit)
+        self.stages: List[nn.Sequential] = [backbone.body]
+        self.stage_names: List[str] = ['body']
+        self.units = self._build_units()
+
+    def _build_units(self) -> List[Unit]:
+        stem = EDSRStem(self.backbone)
+        body = self.backbone.body
+        units = []
+        if self.stem_as_unit:
+            units.append(Unit('stem', stem, -1, -1, False))
+        for i, block in enumerate(body):
+            module, name = block, f'body.{i}'
+            if i == 0 and not self.stem_as_unit:
+                module, name = StemAndBlock(stem, block), 'stem+body.0'
+            units.append(Unit(name, module, 0, i, i == len(body) - 1))
+        return units
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    @property
+    def num_stages(self) -> int:
+        return 1
+
+    def stage_out_channels(self, stage: int) -> int:
+        """Every EDSR feature has ``mid_channels`` channels."""
+        return self.backbone.mid_channels
+
+    def fresh_blocks_after(self, unit: Unit) -> nn.Sequential:
+        """One fresh ``ResidualBlockNoBN`` if any body block follows
+        ``unit`` (EDSR's body is one stage: one SLM layer for its rest).
+
+        The block is built as EDSR builds its own (same width and
+        ``res_scale``, mmagic's initialisation), with new parameters.
+        """
+        from mmagic.models.archs import ResidualBlockNoBN
+        body = self.backbone.body
+        if unit.stage >= 0 and unit.index == len(body) - 1:
+            return nn.Sequential()
+        block = ResidualBlockNoBN(
+            mid_channels=self.backbone.mid_channels,
+            res_scale=body[0].res_scale)
+        block.train(body.training)
+        return nn.Sequential(block)
