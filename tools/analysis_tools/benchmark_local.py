@@ -116,6 +116,12 @@ def base_model_cfg(cfg: Config) -> dict:
     return model
 
 
+def task_of(base: dict) -> str:
+    """``'det'``, ``'sr'`` or ``'cls'`` for a base model config."""
+    return 'det' if 'bbox_head' in base else \
+        'sr' if 'generator' in base else 'cls'
+
+
 def make_batches(task, base, args, batch_size=None):
     """``i -> synthetic batch`` for the task of ``base``."""
     from man_mm.utils import fake_cls_batch
@@ -164,8 +170,7 @@ def run(args):
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     base = base_model_cfg(cfg)
-    task = 'det' if 'bbox_head' in base else \
-        'sr' if 'generator' in base else 'cls'
+    task = task_of(base)
     aux_names = args.aux or (['slm'] if task == 'cls' else ['man'])
     unknown = set(aux_names) - set(AUX_TYPES[task])
     if unknown:

@@ -27,7 +27,7 @@ from mmengine.registry import init_default_scope
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from benchmark_local import (base_model_cfg, build_optim_wrapper,  # noqa
-                             make_batches)
+                             make_batches, task_of)
 
 
 def parse_args(argv=None):
@@ -67,7 +67,7 @@ def main(argv=None):
                         if k not in ('type', 'model', 'num_modules',
                                      'split_points', 'with_cp',
                                      'step_per_module')}
-    task = 'det' if 'bbox_head' in base else 'cls'
+    task = task_of(base)
     batch = make_batches(task, base, args)
     small = make_batches(task, base, args, batch_size=1)
     step = True if args.step_per_module else None
