@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Super-resolution experiment on the embedded REAL photographs (scikit-image's
 # test images, bicubic x2 LR; CPU): a small EDSR (32 channels, 8 blocks)
-# trained for the same fixed budget (1000 iterations of 8 48x48 LR patches) by
+# trained for the same fixed budget (500 iterations of 8 48x48 LR patches) by
 # BP, MAN (SLM + feature bank with the global skip, shared tail, K=8) and MAN
 # without SLM and bank (paper Table 4's Adapt off: no global skip in the aux
 # nets), two runs at a time. Prints PSNR and SSIM on the 4 validation

@@ -10,7 +10,7 @@ _base_ = [
     'mmagic::edsr/edsr_x2c64b16_1xb16-300k_div2k.py',
 ]
 scale = 2
-max_iters = 1000
+max_iters = 500
 data_root = 'data/sr_photos'
 work_dir = './work_dirs/edsr_x2c32b8_photos_bp'
 
