@@ -182,7 +182,8 @@ def test_base_config_with_cp_is_honoured_in_local_steps():
                for lm in model.local_modules[:-1])
     # Blocks' own with_cp is off: man_mm recomputes each unit once.
     assert not any(getattr(m, 'with_cp', False)
-                   for lm in model.local_modules for m in lm.body.modules())
+                   for lm in model.local_modules for unit in lm.body
+                   for m in unit.modules())
 
 
 class TestDetector:
