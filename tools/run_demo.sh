@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default data, from a fresh machine:
 # set up (or reuse) the environment, write the digits data set, train
-# ResNet-32 end to end (BP) and with MAN (K=16), and print a table of peak
-# activation memory, time per iteration and accuracy.
+# ResNet-32 end to end (BP) and with MAN (K=16), and print a table of true
+# peak memory, saved activations, time per iteration and accuracy.
 #   bash tools/run_demo.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

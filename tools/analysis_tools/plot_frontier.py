@@ -15,7 +15,7 @@ import json
 import os.path as osp
 from collections import OrderedDict
 
-STYLE = {  # method label prefix -> (marker, colour)
+STYLE = {  # method label prefix -> (marker, colour); first match wins
     'BP + with_cp': ('s', 'tab:gray'),
     'BP': ('*', 'black'),
     'MAN (SLM+bank), one step + cp': ('x', 'tab:olive'),
@@ -28,7 +28,7 @@ STYLE = {  # method label prefix -> (marker, colour)
 
 def _style(method):
     for prefix, style in STYLE.items():
-        if method == prefix or method.startswith(prefix + ' '):
+        if method.startswith(prefix):
             return style
     return ('P', 'tab:purple')
 
@@ -61,8 +61,12 @@ def plot(panels, out):
         for r in rows:
             marker, colour = _style(r['method'])
             x = r['time_s'] / bp['time_s']
-            label = r['method'] if r['method'] not in labelled else None
-            labelled.add(r['method'])
+            name = r['method']
+            if r.get('step_per_module'):
+                name = name.replace(' + cp', ', step per module + cp') \
+                    if name.endswith(' + cp') else name + ', step per module'
+            label = name if name not in labelled else None
+            labelled.add(name)
             ax.scatter(x, r['total_mib'], marker=marker, color=colour,
                        s=60, label=label, zorder=3)
             if r['K'] != '-':
