@@ -231,4 +231,3 @@ def setting_options(row: dict, step_per_module: bool) -> str:
     if step_per_module:
         opts.append('model.step_per_module=True')
     return ' '.join(opts)
-

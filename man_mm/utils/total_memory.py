@@ -18,7 +18,7 @@ GPU, less allocator rounding and kernel-internal workspaces (cuDNN/oneDNN
 scratch memory is not a tensor). It is deterministic and device independent.
 """
 import weakref
-from typing import Dict, Iterable, Optional, Set
+from typing import Dict, Iterable, Set
 
 import torch
 from torch import nn
@@ -31,8 +31,17 @@ def _storage_key(tensor: torch.Tensor):
     return (storage.device.type, storage.data_ptr()), storage
 
 
-def training_state_tensors(model: nn.Module,
-                           optimizer: Optional[torch.optim.Optimizer] = None
+def _optimizers(optimizer) -> list:
+    """Torch optimizers behind an optimizer, ``OptimWrapper`` or
+    ``OptimWrapperDict``."""
+    if optimizer is None:
+        return []
+    if hasattr(optimizer, 'optim_wrappers'):  # OptimWrapperDict
+        return [w.optimizer for w in optimizer.optim_wrappers.values()]
+    return [getattr(optimizer, 'optimizer', optimizer)]
+
+
+def training_state_tensors(model: nn.Module, optimizer=None
                            ) -> Iterable[torch.Tensor]:
     """Parameters, buffers, existing gradients and optimizer state."""
     for p in model.parameters():
@@ -40,8 +49,8 @@ def training_state_tensors(model: nn.Module,
         if p.grad is not None:
             yield p.grad
     yield from model.buffers()
-    if optimizer is not None:
-        for state in optimizer.state.values():
+    for opt in _optimizers(optimizer):
+        for state in opt.state.values():
             for value in tree_leaves(state):
                 if isinstance(value, torch.Tensor):
                     yield value
@@ -77,11 +86,10 @@ class TotalMemoryMeter(TorchDispatchMode):
 
     @classmethod
     def for_training(cls, model: nn.Module,
-                     optimizer: Optional[torch.optim.Optimizer] = None
-                     ) -> 'TotalMemoryMeter':
+                     optimizer=None) -> 'TotalMemoryMeter':
         """A meter whose static part is ``model``'s and ``optimizer``'s
-        state (an ``OptimWrapper`` is unwrapped)."""
-        optimizer = getattr(optimizer, 'optimizer', optimizer)
+        state (a torch optimizer, ``OptimWrapper`` or
+        ``OptimWrapperDict``)."""
         return cls(training_state_tensors(model, optimizer))
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):

@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import init_default_scope
 
 from man_mm.models import LocalLearningModel
 from man_mm.utils import TotalMemoryMeter

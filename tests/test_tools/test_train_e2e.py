@@ -193,7 +193,6 @@ def test_missing_data_root_is_named_with_the_fix(configs, tmp_path):
         in proc.stderr
 
 
-
 def test_missing_data_root_inside_concat_dataset_is_named(tmp_path):
     # VOC 07+12 is a ConcatDataset: its member data roots are checked too,
     # and the message gives the --cfg-options key that reaches them.
@@ -206,6 +205,7 @@ def test_missing_data_root_inside_concat_dataset_is_named(tmp_path):
     assert "data root 'data/nowhere/' of train_dataloader" in proc.stderr
     assert 'train_dataloader.dataset.datasets.0.data_root=PATH' \
         in proc.stderr
+
 
 def test_mim_train_runs_man_mm_tools(configs, tmp_path):
     mim = shutil.which('mim', path=osp.dirname(PY))

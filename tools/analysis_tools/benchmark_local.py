@@ -5,12 +5,13 @@ For the base model of CONFIG (a BP config, or a man_mm config whose
 ``model.model`` is the base model) it measures, per training iteration on a
 synthetic batch, with the config's own optimizer (learning rate 0): the true
 peak memory a GPU would hold (weights, optimizer state, gradients,
-activations, temporaries, recomputed tensors; ``man_mm.utils.TotalMemoryMeter``),
-the peak of tensors saved for backward (``ActivationMemoryMeter``, the
-breakdown tool), the CUDA allocator peak when on a GPU, and time. Classifiers (mmpretrain) and single-stage detectors (mmdet)
-are supported; ``--breakdown`` adds, for detectors, where each local
-module's peak goes (module body, SLM/pyramid, neck, head + loss). Prints
-tables and writes JSON.
+activations, temporaries, recomputed tensors;
+``man_mm.utils.TotalMemoryMeter``), the peak of tensors saved for backward
+(``ActivationMemoryMeter``, the breakdown tool), the CUDA allocator peak
+when on a GPU, and time. Classifiers (mmpretrain), single-stage detectors
+(mmdet) and EDSR super-resolution (mmagic) are supported; ``--breakdown``
+adds, for detectors, where each local module's saved activations go (module
+body, SLM/pyramid, neck, head + loss). Prints tables and writes JSON.
 
     python tools/analysis_tools/benchmark_local.py \
         configs/classification/resnet32_cifar10_bp.py --batch-size 128 \
@@ -154,9 +155,9 @@ def build_optim_wrapper(cfg, model, kind='config'):
             torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9))
     ow = copy.deepcopy(cfg.optim_wrapper)
     ow.optimizer.lr = 0.0
-    if ow.get('type', 'OptimWrapper') in ('AmpOptimWrapper',
-                                         'mmengine.AmpOptimWrapper') \
-            and not torch.cuda.is_available():
+    amp = ow.get('type', 'OptimWrapper') in ('AmpOptimWrapper',
+                                             'mmengine.AmpOptimWrapper')
+    if amp and not torch.cuda.is_available():
         ow.type = 'OptimWrapper'  # AMP needs a GPU; memory is compared fp32
         ow.pop('loss_scale', None)
     return build(model, ow)

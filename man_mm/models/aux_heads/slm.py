@@ -131,4 +131,3 @@ class SLMDetAux(nn.Module):
     def extra_repr(self):
         return (f'stage={self.stage}, adapt={self.adapt}, '
                 f'share_head={self.share_head}')
-
