@@ -2,8 +2,9 @@
 """Plot the memory-time frontier from benchmark_local.py JSON files.
 
 One panel per model: true peak memory (MiB, as a GPU would hold it) against
-time per iteration relative to BP, one marker per method and K. Rows of all
-JSON files of one model (same config and batch) go into the same panel.
+time per iteration relative to BP (the BP of the row's own run), one marker
+per method and K. Rows of all JSON files of one model (same config and
+batch) go into the same panel.
 
     python tools/analysis_tools/plot_frontier.py \\
         benchmarks/results/retinanet_r50_fpn_160e_coco_2x512_cpu*.json \\
@@ -60,7 +61,8 @@ def plot(panels, out):
         labelled = set()
         for r in rows:
             marker, colour = _style(r['method'])
-            x = r['time_s'] / bp['time_s']
+            # Each file's times are relative to the BP of its own run.
+            x = r.get('time_vs_bp', r['time_s'] / bp['time_s'])
             name = r['method']
             if r.get('step_per_module'):
                 name = name.replace(' + cp', ', step per module + cp') \
