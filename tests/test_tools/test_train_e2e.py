@@ -121,6 +121,8 @@ def test_train_logs_local_modules_and_act_mem(trained):
     log = proc.stdout + proc.stderr
     assert 'local learning: K=4 trainable modules' in log
     assert 'act_mem:' in log and 'loss_aux:' in log
+    # The true peak is metered on the first iteration (meter_interval).
+    assert 'mem_peak:' in log
     assert osp.isfile(work / 'iter_4.pth')
 
 
