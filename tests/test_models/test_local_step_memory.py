@@ -34,6 +34,17 @@ def _assert_same_state(a, b, atol=1e-6):
             assert torch.equal(p, q), name
 
 
+def _without_and_with_cp(model_cfg, num_modules, **kwargs):
+    """The same local model (same weights) without and with checkpointing
+    inside the local steps."""
+    torch.manual_seed(0)
+    plain = LocalLearningModel(model_cfg, num_modules=num_modules,
+                               with_cp=False, **kwargs)
+    cp = copy.deepcopy(plain)
+    cp._setup_checkpointing(True)
+    return plain, cp
+
+
 def _true_peak(model, optim, batch):
     model.train_step(copy.deepcopy(batch), optim)  # optimizer state exists
     with TotalMemoryMeter.for_training(model, optim) as meter:
@@ -145,11 +156,7 @@ def _grads_after_one_step(model, batch):
 
 
 def test_checkpointing_gives_the_same_gradients_and_bn_statistics():
-    torch.manual_seed(0)
-    plain = LocalLearningModel(cifar_classifier(20), num_modules=3,
-                               with_cp=False)
-    cp = copy.deepcopy(plain)
-    cp._setup_checkpointing(True)
+    plain, cp = _without_and_with_cp(cifar_classifier(20), 3)
     batch = fake_batch(8)
     g_plain, g_cp = (_grads_after_one_step(m, batch) for m in (plain, cp))
     assert g_plain.keys() == g_cp.keys() and g_plain
@@ -163,11 +170,7 @@ def test_checkpointing_gives_the_same_gradients_and_bn_statistics():
 def test_checkpointing_lowers_the_true_peak():
     """Activations dominate (ResNet-32, batch 64): keeping only unit and
     SLM block inputs while the head runs lowers the true total."""
-    torch.manual_seed(0)
-    plain = LocalLearningModel(cifar_classifier(32), num_modules=4,
-                               with_cp=False)
-    cp = copy.deepcopy(plain)
-    cp._setup_checkpointing(True)
+    plain, cp = _without_and_with_cp(cifar_classifier(32), 4)
     batch = fake_batch(64)
     peaks = [_true_peak(m, _nesterov(m), batch) for m in (plain, cp)]
     assert peaks[1] < 0.8 * peaks[0], peaks
@@ -196,13 +199,8 @@ class TestDetector:
     @staticmethod
     def _models(num_modules=3, **kwargs):
         from tests.test_models.test_local_detection import retinanet
-        torch.manual_seed(0)
-        plain = LocalLearningModel(retinanet(depth=18),
-                                   num_modules=num_modules, with_cp=False,
-                                   **kwargs)
-        cp = copy.deepcopy(plain)
-        cp._setup_checkpointing(True)
-        return plain, cp
+        return _without_and_with_cp(retinanet(depth=18), num_modules,
+                                    **kwargs)
 
     def test_checkpointing_gives_the_same_gradients(self):
         from tests.test_models.test_local_detection import det_batch
