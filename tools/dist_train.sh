@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Multi-GPU training with torch.distributed: tools/dist_train.sh CONFIG GPUS [args]
+# Multi-GPU training with torch.distributed (torchrun):
+#   bash tools/dist_train.sh CONFIG GPUS [train.py args]
+# Uses the environment of tools/setup_env.sh, like every man_mm script.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+VENV="$(bash "$ROOT/tools/setup_env.sh" | tail -n 1)"
 
-PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
-python -m torch.distributed.launch \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
-    $(dirname "$0")/train.py \
-    $CONFIG \
-    --launcher pytorch ${@:3}
+PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
+"$VENV/bin/python" -m torch.distributed.run \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
+    "$ROOT/tools/train.py" \
+    "$CONFIG" \
+    --launcher pytorch "${@:3}"
