@@ -15,7 +15,8 @@ import torch
 
 from tests.helpers import load_tool
 
-from .test_train_e2e import ENV, PY, ROOT, run, strip_aux
+from .test_train_e2e import (ENV, PY, ROOT, run, strip_aux,
+                             write_man_config)
 
 SHAPES_MODEL = osp.join(ROOT, 'configs', '_base_', 'models',
                         'retinanet_r18_fpn_shapes.py')
@@ -64,17 +65,7 @@ def configs(tmp_path_factory, shapes):
         log_processor = dict(by_epoch=False)
         randomness = dict(seed=0)
         """))
-    (d / 'man.py').write_text(textwrap.dedent("""\
-        _base_ = './plain.py'
-        custom_imports = dict(imports=['man_mm.models', 'man_mm.engine'],
-                              allow_failed_imports=False)
-        model = dict(_delete_=True, type='man_mm.LocalLearningModel',
-                     model={{_base_.model}}, num_modules=4)
-        train_cfg = dict(_delete_=True,
-                         type='man_mm.LocalIterBasedTrainLoop', max_iters=3,
-                         val_interval=100)
-        custom_hooks = [dict(type='man_mm.FeatureBankHook')]
-        """))
+    write_man_config(d, max_iters=3, num_modules=4)
     return d
 
 

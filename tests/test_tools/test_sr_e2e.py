@@ -19,7 +19,8 @@ from PIL import Image
 
 from tests.helpers import load_tool
 
-from .test_train_e2e import ENV, PY, ROOT, run, strip_aux
+from .test_train_e2e import (ENV, PY, ROOT, run, strip_aux,
+                             write_man_config)
 
 PHOTOS = ['astronaut.png', 'coffee.png', 'chelsea.png']  # 2 train, 1 val
 
@@ -95,17 +96,7 @@ def configs(tmp_path_factory, photos):
         custom_hooks = []
         randomness = dict(seed=0)
         """))
-    (d / 'man.py').write_text(textwrap.dedent("""\
-        _base_ = './plain.py'
-        custom_imports = dict(imports=['man_mm.models', 'man_mm.engine'],
-                              allow_failed_imports=False)
-        model = dict(_delete_=True, type='man_mm.LocalLearningModel',
-                     model={{_base_.model}})
-        train_cfg = dict(_delete_=True,
-                         type='man_mm.LocalIterBasedTrainLoop', max_iters=3,
-                         val_interval=100)
-        custom_hooks = [dict(type='man_mm.FeatureBankHook')]
-        """))
+    write_man_config(d, max_iters=3)
     return d
 
 

@@ -76,18 +76,26 @@ def configs(tmp_path_factory, digits):
         log_processor = dict(by_epoch=False)
         randomness = dict(seed=0)
         """))
-    (d / 'man.py').write_text(textwrap.dedent("""\
+    write_man_config(d, max_iters=4, num_modules=4)
+    return d
+
+
+def write_man_config(directory, max_iters, num_modules=None):
+    """``directory/man.py``: ``plain.py`` beside it wrapped in a
+    ``LocalLearningModel``, trained ``max_iters`` iterations by the man_mm
+    loop with the feature-bank hook (what a user's MAN config adds)."""
+    k = '' if num_modules is None else f', num_modules={num_modules}'
+    (directory / 'man.py').write_text(textwrap.dedent(f"""\
         _base_ = './plain.py'
         custom_imports = dict(imports=['man_mm.models', 'man_mm.engine'],
                               allow_failed_imports=False)
         model = dict(_delete_=True, type='man_mm.LocalLearningModel',
-                     model={{_base_.model}}, num_modules=4)
+                     model={{{{_base_.model}}}}{k})
         train_cfg = dict(_delete_=True,
                          type='man_mm.LocalIterBasedTrainLoop',
-                         max_iters=4, val_interval=100)
+                         max_iters={max_iters}, val_interval=100)
         custom_hooks = [dict(type='man_mm.FeatureBankHook')]
         """))
-    return d
 
 
 def _train(configs, work_dir, *extra):
