@@ -48,3 +48,37 @@ def sgd_wrapper(model, lr=0.1, **kwargs):
     from mmengine.optim import OptimWrapper
     return OptimWrapper(
         torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9), **kwargs)
+
+
+def assert_gradient_isolated(model, batch):
+    """Run each local module's loss alone; assert it reaches exactly its own
+    units and aux (and a head shared by every module), every one of their
+    parameters gets a gradient, and nothing else does.
+
+    Returns:
+        dict: ``id(param) -> gradient`` of every module's own units.
+    """
+    own_grads = {}
+    head = {id(p) for h in model.task.head_modules() for p in h.parameters()}
+    model.train()
+    data = model.data_preprocessor(batch, True)
+    inputs, samples = data['inputs'], data['data_samples']
+    x = inputs
+    with model._recording_bank(inputs) as bank:
+        for lm in model.local_modules:
+            model.zero_grad(set_to_none=True)
+            h, losses = lm(x.detach(), samples, bank)
+            model.parse_losses(losses)[0].backward()
+            own = {id(p) for p in lm.body.parameters()} | \
+                {id(p) for p in lm.aux.parameters()}
+            for name, p in model.named_parameters():
+                if id(p) in own and id(p) not in head:
+                    assert p.grad is not None and p.grad.abs().sum() > 0, \
+                        f'{name} of module {lm.index} got no gradient'
+                elif id(p) not in head:
+                    assert p.grad is None, \
+                        f'loss of module {lm.index} leaked into {name}'
+            own_grads.update({id(p): p.grad.clone()
+                              for p in lm.body.parameters()})
+            x = h.detach()
+    return own_grads

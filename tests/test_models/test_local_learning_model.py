@@ -7,8 +7,8 @@ from mmengine.optim import OptimWrapper
 
 from man_mm.models import LocalLearningModel, NonFiniteLocalLossError
 from man_mm.utils import ActivationMemoryMeter
-from tests.helpers import cifar_classifier, fake_batch, local_model, \
-    sgd_wrapper
+from tests.helpers import assert_gradient_isolated, cifar_classifier, \
+    fake_batch, local_model, sgd_wrapper
 
 
 def _params_of(module):
@@ -47,31 +47,8 @@ def test_gradient_isolation(share_head):
     model = local_model(
         depth=20, num_modules=4,
         aux=dict(type='man_mm.SLMClsAux', share_head=share_head))
-    model.train()
-    data = model.data_preprocessor(fake_batch(8), True)
-    inputs, samples = data['inputs'], data['data_samples']
-    head_params = _params_of(model.model.head)
-
     # Expected: the gradient of each local loss alone.
-    expected = {}
-    x = inputs
-    for lm in model.local_modules:
-        model.zero_grad(set_to_none=True)
-        h, losses = lm(x.detach(), samples, model.feature_bank)
-        sum(losses.values()).backward()
-        own = _params_of(lm.body) | _params_of(lm.aux)
-        for name, p in model.named_parameters():
-            if id(p) in own:
-                assert p.grad is not None and p.grad.abs().sum() > 0, \
-                    f'{name} of module {lm.index} got no gradient'
-            elif id(p) not in head_params:
-                assert p.grad is None, \
-                    f'loss of module {lm.index} leaked into {name}'
-        expected.update({
-            id(p): p.grad.clone()
-            for p in lm.body.parameters()
-        })
-        x = h.detach()
+    expected = assert_gradient_isolated(model, fake_batch(8))
 
     # Actual: one train_step; capture the gradients the optimizer sees.
     model.zero_grad(set_to_none=True)

@@ -36,3 +36,24 @@ class PoolLinear(nn.Sequential):
 
 def cross_entropy(logits, data_samples):
     return F.cross_entropy(logits, gt_labels(data_samples).to(logits.device))
+
+
+def depth_fraction(units, last_unit) -> float:
+    """Where a module ends, from 0 (first aux) to 1 (last aux).
+
+    InfoPro and AugLocal schedule per-module hyper-parameters by the local
+    module index ``i / (K - 2)``; with one module per unit (their K=16
+    ResNet-32 setting) this unit-position fraction is exactly that, and it
+    stays meaningful for coarser splits.
+    """
+    pos = units.units.index(last_unit)
+    return min(1.0, pos / max(len(units.units) - 2, 1))
+
+
+def interpolate(value, frac: float) -> float:
+    """``value`` if a number, else linear from ``value[0]`` at ``frac=0``
+    to ``value[1]`` at ``frac=1``."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    first, last = value
+    return first * (1 - frac) + last * frac
