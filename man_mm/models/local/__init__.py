@@ -1,3 +1,4 @@
+from .darknet_units import DarknetUnits
 from .edit_task import EditTaskAdapter
 from .edsr_units import EDSRStem, EDSRUnits
 from .feature_bank import FeatureBank
@@ -12,5 +13,6 @@ __all__ = [
     'FeatureBank', 'LocalModule', 'partition_units', 'TaskAdapter',
     'ClsTaskAdapter', 'DetTaskAdapter', 'EditTaskAdapter',
     'build_task_adapter', 'build_units', 'ResNetUnits', 'EDSRUnits',
+    'DarknetUnits',
     'EDSRStem', 'Unit', 'fresh_copy'
 ]
