@@ -7,12 +7,13 @@ from .partition import partition_units
 from .splitters import build_units
 from .tasks import (ClsTaskAdapter, DetTaskAdapter, TaskAdapter,
                     build_task_adapter)
+from .two_stage_task import TwoStageTaskAdapter
 from .units import ResNetUnits, Unit, fresh_copy
 
 __all__ = [
     'FeatureBank', 'LocalModule', 'partition_units', 'TaskAdapter',
     'ClsTaskAdapter', 'DetTaskAdapter', 'EditTaskAdapter',
     'build_task_adapter', 'build_units', 'ResNetUnits', 'EDSRUnits',
-    'DarknetUnits',
+    'DarknetUnits', 'TwoStageTaskAdapter',
     'EDSRStem', 'Unit', 'fresh_copy'
 ]
