@@ -1,3 +1,4 @@
+from .convnext_units import ConvNeXtUnits
 from .darknet_units import DarknetUnits
 from .edit_task import EditTaskAdapter
 from .edsr_units import EDSRStem, EDSRUnits
@@ -14,6 +15,6 @@ __all__ = [
     'FeatureBank', 'LocalModule', 'partition_units', 'TaskAdapter',
     'ClsTaskAdapter', 'DetTaskAdapter', 'EditTaskAdapter',
     'build_task_adapter', 'build_units', 'ResNetUnits', 'EDSRUnits',
-    'DarknetUnits', 'TwoStageTaskAdapter',
+    'DarknetUnits', 'ConvNeXtUnits', 'TwoStageTaskAdapter',
     'EDSRStem', 'Unit', 'fresh_copy'
 ]
