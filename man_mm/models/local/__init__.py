@@ -9,12 +9,13 @@ from .splitters import build_units
 from .tasks import (ClsTaskAdapter, DetTaskAdapter, TaskAdapter,
                     build_task_adapter)
 from .two_stage_task import TwoStageTaskAdapter
+from .swin_units import SwinUnits
 from .units import ResNetUnits, Unit, fresh_copy
 
 __all__ = [
     'FeatureBank', 'LocalModule', 'partition_units', 'TaskAdapter',
     'ClsTaskAdapter', 'DetTaskAdapter', 'EditTaskAdapter',
     'build_task_adapter', 'build_units', 'ResNetUnits', 'EDSRUnits',
-    'DarknetUnits', 'ConvNeXtUnits', 'TwoStageTaskAdapter',
+    'DarknetUnits', 'ConvNeXtUnits', 'SwinUnits', 'TwoStageTaskAdapter',
     'EDSRStem', 'Unit', 'fresh_copy'
 ]
