@@ -9,9 +9,10 @@ activations, temporaries, recomputed tensors;
 ``man_mm.utils.TotalMemoryMeter``), the peak of tensors saved for backward
 (``ActivationMemoryMeter``, the breakdown tool), the CUDA allocator peak
 when on a GPU, and time. Classifiers (mmpretrain), single- and two-stage
-detectors (mmdet) and EDSR super-resolution (mmagic) are supported; ``--breakdown``
-adds, for detectors, where each local module's saved activations go (module
-body, SLM/pyramid, neck, head + loss). Prints tables and writes JSON.
+detectors (mmdet) and EDSR super-resolution (mmagic) are supported;
+``--breakdown`` adds, for detectors, where each local module's saved
+activations go (module body, SLM/pyramid, neck, head + loss). Prints
+tables and writes JSON.
 
     python tools/analysis_tools/benchmark_local.py \
         configs/classification/resnet32_cifar10_bp.py --batch-size 128 \
