@@ -115,7 +115,12 @@ def base_model_cfg(cfg: Config) -> dict:
     # train_cfg.rpn as an attribute.
     model = copy.deepcopy(cfg.model)
     if model['type'].endswith('LocalLearningModel'):
-        return model['model']
+        model = model['model']
+    # As mmengine's Runner: the config's top-level data_preprocessor (e.g.
+    # mmpretrain's num_classes, which Mixup/CutMix need) fills a gap.
+    if cfg.get('data_preprocessor') is not None:
+        model.setdefault('data_preprocessor', copy.deepcopy(
+            cfg.data_preprocessor))
     return model
 
 
