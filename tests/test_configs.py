@@ -27,6 +27,12 @@ EXPECTED_K = {
     'yolov3_r34_160e_coco_man.py': 13,
     'yolov3_r34_160e_voc0712_man.py': 13,
     'retinanet_r18_fpn_shapes_man.py': 4,
+    # Darknet-53: one unit per residual block; Faster R-CNN: 16 - 3 frozen
+    'yolov3_d53_8xb8-320-273e_coco_man.py': 23,
+    'faster-rcnn_r50_fpn_1x_coco_man.py': 13,
+    # ConvNeXt-T (3+3+9+3 blocks) and Swin-T (2+2+6+2 blocks)
+    'convnext-tiny_32xb128_in1k_man.py': 18,
+    'swin-tiny_16xb64_in1k_man.py': 12,
     # EDSR: one module per residual block (conv_first joins the first)
     'edsr_x2c64b16_div2k_man.py': 16,
     'edsr_x3c64b16_div2k_man.py': 16,

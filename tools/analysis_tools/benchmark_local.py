@@ -8,10 +8,11 @@ peak memory a GPU would hold (weights, optimizer state, gradients,
 activations, temporaries, recomputed tensors;
 ``man_mm.utils.TotalMemoryMeter``), the peak of tensors saved for backward
 (``ActivationMemoryMeter``, the breakdown tool), the CUDA allocator peak
-when on a GPU, and time. Classifiers (mmpretrain), single-stage detectors
-(mmdet) and EDSR super-resolution (mmagic) are supported; ``--breakdown``
-adds, for detectors, where each local module's saved activations go (module
-body, SLM/pyramid, neck, head + loss). Prints tables and writes JSON.
+when on a GPU, and time. Classifiers (mmpretrain), single- and two-stage
+detectors (mmdet) and EDSR super-resolution (mmagic) are supported;
+``--breakdown`` adds, for detectors, where each local module's saved
+activations go (module body, SLM/pyramid, neck, head + loss). Prints
+tables and writes JSON.
 
     python tools/analysis_tools/benchmark_local.py \
         configs/classification/resnet32_cifar10_bp.py --batch-size 128 \
@@ -112,16 +113,22 @@ def parse_args(argv=None):
 
 
 def base_model_cfg(cfg: Config) -> dict:
-    model = cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else dict(
-        cfg.model)
+    # A ConfigDict, not a dict: mmdet's two-stage detectors read
+    # train_cfg.rpn as an attribute.
+    model = copy.deepcopy(cfg.model)
     if model['type'].endswith('LocalLearningModel'):
-        return model['model']
+        model = model['model']
+    # As mmengine's Runner: the config's top-level data_preprocessor (e.g.
+    # mmpretrain's num_classes, which Mixup/CutMix need) fills a gap.
+    if cfg.get('data_preprocessor') is not None:
+        model.setdefault('data_preprocessor', copy.deepcopy(
+            cfg.data_preprocessor))
     return model
 
 
 def task_of(base: dict) -> str:
     """``'det'``, ``'sr'`` or ``'cls'`` for a base model config."""
-    return 'det' if 'bbox_head' in base else \
+    return 'det' if 'bbox_head' in base or 'roi_head' in base else \
         'sr' if 'generator' in base else 'cls'
 
 
@@ -138,7 +145,9 @@ def make_batches(task, base, args, batch_size=None):
         scale = base['generator'].get('upscale_factor', 4)
         return lambda i: fake_sr_batch(n, shape, scale, seed=i)
     from mmdet.testing import demo_mm_inputs
-    num_classes = base['bbox_head'].get('num_classes', 80)
+    head = base['bbox_head'] if 'bbox_head' in base else \
+        base['roi_head']['bbox_head']  # two-stage: the RoI head's classes
+    num_classes = head.get('num_classes', 80)
 
     def det_batch(i):
         torch.manual_seed(i)
@@ -165,6 +174,16 @@ def build_optim_wrapper(cfg, model, kind='config'):
     return build(model, ow)
 
 
+def accepts_with_cp(backbone_type: str) -> bool:
+    """Whether the registered backbone class takes a ``with_cp`` switch."""
+    import inspect
+    # The default scope's registry, its modules imported (mmdet's ResNet).
+    with MODELS.switch_scope_and_registry(None) as registry:
+        cls = registry.get(backbone_type)
+    return cls is not None and \
+        'with_cp' in inspect.signature(cls.__init__).parameters
+
+
 def run(args):
     from man_mm.models import LocalLearningModel
     from man_mm.utils import measure_train_step
@@ -185,8 +204,17 @@ def run(args):
     variants = [('BP', '-', lambda: MODELS.build(copy.deepcopy(base)),
                  False)]
     if not args.no_cp and task != 'sr':  # EDSRNet has no with_cp switch
-        variants.append(('BP + with_cp', '-',
-                         lambda: MODELS.build(with_cp(base)), False))
+        if accepts_with_cp(base['backbone']['type']):
+            variants.append(('BP + with_cp', '-',
+                             lambda: MODELS.build(with_cp(base)), False))
+        else:
+            # No with_cp switch (Darknet): K=1 is BP, and man_mm's own
+            # checkpointing recomputes every unit in the backward.
+            variants.append((
+                'BP + with_cp (man_mm, K=1 per unit)', '-',
+                lambda: LocalLearningModel(copy.deepcopy(base),
+                                           num_modules=1, with_cp=True),
+                False))
     step = True if args.step_per_module else None
     cps = [False, True] if args.local_cp else [False]
     for aux in aux_names:
@@ -209,7 +237,7 @@ def run(args):
         optim = build_optim_wrapper(cfg, model.to(args.device),
                                     args.optimizer)
         row = {}
-        if hasattr(model, 'num_modules'):
+        if hasattr(model, 'num_modules') and not isinstance(method, str):
             k = model.num_modules
             # 'one step': all gradients held until one step per iteration
             # (the default when per-module steps would not be exact).

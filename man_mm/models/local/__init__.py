@@ -1,3 +1,5 @@
+from .convnext_units import ConvNeXtUnits
+from .darknet_units import DarknetUnits
 from .edit_task import EditTaskAdapter
 from .edsr_units import EDSRStem, EDSRUnits
 from .feature_bank import FeatureBank
@@ -6,11 +8,14 @@ from .partition import partition_units
 from .splitters import build_units
 from .tasks import (ClsTaskAdapter, DetTaskAdapter, TaskAdapter,
                     build_task_adapter)
+from .two_stage_task import TwoStageTaskAdapter
+from .swin_units import SwinUnits
 from .units import ResNetUnits, Unit, fresh_copy
 
 __all__ = [
     'FeatureBank', 'LocalModule', 'partition_units', 'TaskAdapter',
     'ClsTaskAdapter', 'DetTaskAdapter', 'EditTaskAdapter',
     'build_task_adapter', 'build_units', 'ResNetUnits', 'EDSRUnits',
+    'DarknetUnits', 'ConvNeXtUnits', 'SwinUnits', 'TwoStageTaskAdapter',
     'EDSRStem', 'Unit', 'fresh_copy'
 ]

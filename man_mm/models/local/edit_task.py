@@ -6,23 +6,7 @@ import torch
 from torch import nn
 
 from man_mm.registry import TASK_ADAPTERS
-from .tasks import TaskAdapter
-
-
-def reaches(root, target) -> bool:
-    """Whether autograd node ``target`` is in the graph below ``root``."""
-    if root is None or target is None:
-        return False
-    seen, stack = set(), [root]
-    while stack:
-        node = stack.pop()
-        if node is target:
-            return True
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.extend(n for n, _ in node.next_functions if n is not None)
-    return False
+from .tasks import TaskAdapter, reaches
 
 
 @TASK_ADAPTERS.register_module()

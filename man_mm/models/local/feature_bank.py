@@ -20,6 +20,9 @@ class FeatureBank:
 
     def __init__(self):
         self._features: Dict[str, torch.Tensor] = {}
+        # The same outputs with their graphs, for the module that made them
+        # (see live()); they share storage with the detached entries.
+        self._live: Dict[str, torch.Tensor] = {}
         self._taps: Dict[str, nn.Module] = {}
         self._handles: List = []
         self.recording = False
@@ -55,6 +58,8 @@ class FeatureBank:
         def hook(module, inputs, output):
             if self.recording:
                 self.put(key, output)
+                if isinstance(output, torch.Tensor) and output.requires_grad:
+                    self._live[key] = output
 
         return hook
 
@@ -68,6 +73,14 @@ class FeatureBank:
 
     def clear(self) -> None:
         self._features.clear()
+        self._live.clear()
+
+    def live(self, key: str):
+        """The last tap output under ``key`` *with* its autograd graph, or
+        None. Only the local module that computed it may use it (its graph
+        is freed by that module's backward); the caller checks that
+        (:meth:`DetTaskAdapter.neck_inputs`)."""
+        return self._live.get(key)
 
     def __getitem__(self, key: str) -> torch.Tensor:
         try:

@@ -12,6 +12,22 @@ from torch import nn
 from man_mm.registry import TASK_ADAPTERS
 
 
+def reaches(root, target) -> bool:
+    """Whether autograd node ``target`` is in the graph below ``root``."""
+    if root is None or target is None:
+        return False
+    seen, stack = set(), [root]
+    while stack:
+        node = stack.pop()
+        if node is target:
+            return True
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(n for n, _ in node.next_functions if n is not None)
+    return False
+
+
 class TaskAdapter:
     """Base class. Subclasses wrap one family of OpenMMLab models.
 
@@ -77,8 +93,10 @@ class ClsTaskAdapter(TaskAdapter):
         return (ImageClassifier, )
 
     def loss(self, feats, data_samples, heads=None, bank=None):
-        neck, head = heads if heads is not None else (
-            getattr(self.model, 'neck', None), self.model.head)
+        if heads is None:
+            heads = self.head_modules()
+        # No neck (ConvNeXt: its final norm pools): the head alone.
+        neck, head = (None, *heads) if len(heads) == 1 else heads
         feats = feats if isinstance(feats, tuple) else (feats, )
         if neck is not None:
             feats = neck(feats)
@@ -120,18 +138,48 @@ class DetTaskAdapter(TaskAdapter):
         end = getattr(neck, 'backbone_end_level', len(self.out_indices))
         return tuple(self.out_indices)[start:end]
 
+    def neck_inputs(self, feats, bank) -> tuple:
+        """The backbone's output tuple for the neck.
+
+        Args:
+            feats (dict | Tensor): ``{stage: tensor}`` computed by a local
+                module and its aux, or the last stage's tensor (the last
+                local module).
+            bank (FeatureBank): Source of the stages ``feats`` lacks.
+
+        Returns:
+            tuple: One entry per ``backbone.out_indices``: from ``feats``,
+            else live if the module behind a tensor ``feats`` computed it,
+            else from the bank; an input the neck never reads keeps its
+            slot, empty (None).
+        """
+        root = None
+        if not isinstance(feats, dict):
+            root = feats.grad_fn
+            feats = {max(self.out_indices): feats}
+        used = self.neck_stages
+
+        def stage(i):
+            if i in feats:
+                return feats[i]
+            if i not in used:
+                return None
+            # A stage that the module producing ``feats`` computed itself
+            # (the last module spans several stages; K=1 spans them all)
+            # is used live, so the neck's gradient reaches it as in BP.
+            live = bank.live(f'stage{i}') if hasattr(bank, 'live') else None
+            if live is not None and reaches(root, live.grad_fn):
+                return live
+            return bank[f'stage{i}']
+
+        return tuple(stage(i) for i in self.out_indices)
+
     def loss(self, feats, data_samples, heads=None, bank=None):
         """``feats``: ``{stage: tensor}``, or the last stage's tensor (the
         last local module), completed from ``bank``."""
         neck, head = heads if heads is not None else (
             getattr(self.model, 'neck', None), self.model.bbox_head)
-        if not isinstance(feats, dict):
-            feats = {max(self.out_indices): feats}
-        # An input the neck never reads keeps its slot, empty.
-        used = self.neck_stages
-        x = tuple(feats[i] if i in feats else
-                  bank[f'stage{i}'] if i in used else None
-                  for i in self.out_indices)
+        x = self.neck_inputs(feats, bank)
         if neck is not None:
             x = neck(x)
         return head.loss(x, data_samples)

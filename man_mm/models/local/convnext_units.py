@@ -1,0 +1,143 @@
+"""Cut mmpretrain's ConvNeXt into units.
+
+ConvNeXt is four ``downsample_layers`` (the first is the patchify stem)
+each followed by a stage of ``ConvNeXtBlock``s, then, for each index in
+``out_indices``, a final norm layer (``norm{i}``; with
+``gap_before_final_norm`` applied to the globally pooled feature, which
+is what the classifier reads). A unit is one block; a stage's downsample
+layer goes with its first block (the stem with the very first), so
+ConvNeXt-T (depths 3, 3, 9, 3) gives 18 units. The last unit also carries
+the final norm (:class:`ConvNeXtOutput`), so the units, run in order,
+return exactly ``backbone(x)[-1]``.
+"""
+import sys
+from typing import List, Optional
+
+import torch
+from torch import nn
+
+from man_mm.registry import UNIT_SPLITTERS
+from .units import Unit, fresh_copy
+
+#: mmpretrain's default ``layer_scale_init_value`` of ``ConvNeXtBlock``.
+LAYER_SCALE_INIT = 1e-6
+
+
+class ConvNeXtOutput(nn.Module):
+    """The last stage's output as ``ConvNeXt.forward`` returns it.
+
+    Args:
+        norm (nn.Module): The backbone's ``norm{last}`` (or a fresh copy).
+        gap_before_final_norm (bool): Pool globally, then normalise and
+            flatten to ``(N, C)``; otherwise normalise the ``(N, C, H, W)``
+            map.
+    """
+
+    def __init__(self, norm: nn.Module, gap_before_final_norm: bool):
+        super().__init__()
+        self.norm = norm
+        self.gap_before_final_norm = gap_before_final_norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gap_before_final_norm:
+            return self.norm(x.mean([-2, -1], keepdim=True)).flatten(1)
+        return self.norm(x)
+
+
+def fresh_convnext_copy(module: nn.Module) -> nn.Module:
+    """:func:`fresh_copy` that also resets layer-scale ``gamma`` (a bare
+    parameter no ``reset_parameters`` covers) to mmpretrain's default."""
+    new = fresh_copy(module)
+    for m in new.modules():
+        if isinstance(getattr(m, 'gamma', None), nn.Parameter):
+            with torch.no_grad():
+                m.gamma.fill_(LAYER_SCALE_INIT)
+    return new
+
+
+@UNIT_SPLITTERS.register_module()
+class ConvNeXtUnits:
+    """Units and stage layout of an mmpretrain ``ConvNeXt``.
+
+    Args:
+        backbone (ConvNeXt): A built ConvNeXt whose ``out_indices`` is the
+            last stage only (image classification).
+        stem_as_unit (bool, optional): Make the stem (``downsample_layers
+            [0]``) a unit of its own. Defaults to False.
+    """
+    supported_names = 'mmpretrain.ConvNeXt (out_indices: last stage)'
+
+    @classmethod
+    def supported_types(cls):
+        if 'mmpretrain' not in sys.modules:  # no ConvNeXt can exist yet
+            return ()
+        from mmpretrain.models.backbones import ConvNeXt
+        return (ConvNeXt, )
+
+    def __init__(self, backbone: nn.Module,
+                 stem_as_unit: Optional[bool] = None):
+        if not isinstance(backbone, self.supported_types()):
+            from .splitters import unsupported_backbone_message
+            raise TypeError(unsupported_backbone_message(backbone))
+        last = backbone.num_stages - 1
+        if list(backbone.out_indices) != [last]:
+            # An earlier output is normalised only on its way out: the next
+            # stage reads it un-normalised, so a unit cannot hand on both.
+            raise ValueError(
+                f'ConvNeXtUnits splits a ConvNeXt with out_indices=({last},)'
+                f' (the classifier layout); got {backbone.out_indices}. '
+                'Multi-stage outputs (dense prediction) need a splitter that '
+                'taps each stage before its output norm.')
+        self.backbone = backbone
+        self.stem_as_unit = bool(stem_as_unit)
+        self.stages: List[nn.Module] = list(backbone.stages)
+        self.stage_names = [f'stages.{i}' for i in range(len(self.stages))]
+        self.output = ConvNeXtOutput(
+            getattr(backbone, f'norm{last}'), backbone.gap_before_final_norm)
+        self.units = self._build_units()
+
+    def _build_units(self) -> List[Unit]:
+        downsample = self.backbone.downsample_layers
+        units = []
+        if self.stem_as_unit:
+            units.append(Unit('stem', downsample[0], -1, -1, False))
+        for s, stage in enumerate(self.stages):
+            for i, block in enumerate(stage):
+                parts, name = [block], f'stages.{s}.{i}'
+                if i == 0 and (s > 0 or not self.stem_as_unit):
+                    parts.insert(0, downsample[s])
+                    name = f'downsample_layers.{s}+{name}'
+                end = i == len(stage) - 1
+                if end and s == len(self.stages) - 1:
+                    parts.append(self.output)
+                    name += '+norm'
+                module = parts[0] if len(parts) == 1 else \
+                    nn.Sequential(*parts)
+                units.append(Unit(name, module, s, i, end))
+        return units
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.stages)
+
+    def stage_out_channels(self, stage: int) -> int:
+        return self.backbone.channels[max(stage, 0)]
+
+    def fresh_blocks_after(self, unit: Unit) -> nn.Sequential:
+        """Fresh layers finishing the network after ``unit``: one block for
+        the rest of its stage if any remains, then a downsample layer and
+        one block per later stage, then a fresh final norm."""
+        downsample = self.backbone.downsample_layers
+        blocks = []
+        stage = max(unit.stage, 0)
+        if unit.stage < 0 or not unit.is_stage_end:
+            blocks.append(fresh_convnext_copy(self.stages[stage][-1]))
+        for s in range(stage + 1, len(self.stages)):
+            blocks.append(fresh_convnext_copy(
+                nn.Sequential(downsample[s], self.stages[s][0])))
+        if blocks:
+            blocks.append(fresh_copy(self.output))
+        return nn.Sequential(*blocks)

@@ -1,0 +1,146 @@
+"""Darknet, ConvNeXt and Swin splitters: units replay the backbone exactly;
+SLM blocks finish the network; unsupported models fail with a useful
+message."""
+import pytest
+import torch
+from mmengine.registry import MODELS, init_default_scope
+
+from man_mm.models import LocalLearningModel
+from man_mm.models.local import ConvNeXtUnits, DarknetUnits, SwinUnits
+from man_mm.models.local.splitters import build_task_adapter, build_units
+
+CONVNEXT = dict(type='ConvNeXt',
+                arch=dict(depths=[2, 2, 3, 1], channels=[8, 16, 32, 64]))
+SWIN = dict(type='SwinTransformer',
+            arch=dict(embed_dims=16, depths=[2, 2, 3, 1],
+                      num_heads=[1, 2, 4, 8]),
+            img_size=64, window_size=2)
+
+# (scope, backbone config, splitter, units, input size)
+CASES = {
+    'darknet53': ('mmdet', dict(type='Darknet', depth=53), DarknetUnits, 23,
+                  64),
+    'darknet53_stem_unit': ('mmdet', dict(type='Darknet', depth=53),
+                            DarknetUnits, 24, 64),
+    'convnext': ('mmpretrain', CONVNEXT, ConvNeXtUnits, 8, 64),
+    'convnext_no_gap': ('mmpretrain',
+                        dict(CONVNEXT, gap_before_final_norm=False),
+                        ConvNeXtUnits, 8, 64),
+    'swin': ('mmpretrain', SWIN, SwinUnits, 8, 64),
+    'swin_abs_pos': ('mmpretrain', dict(SWIN, use_abs_pos_embed=True),
+                     SwinUnits, 8, 64),
+}
+
+
+def _split(name):
+    scope, cfg, cls, n, size = CASES[name]
+    init_default_scope(scope)
+    backbone = MODELS.build(cfg)
+    backbone.eval()
+    units = build_units(backbone, stem_as_unit='stem_unit' in name or None)
+    assert isinstance(units, cls)
+    assert len(units) == n
+    return backbone, units, size
+
+
+@pytest.mark.parametrize('name', list(CASES))
+def test_units_replay_the_backbone_forward(name):
+    backbone, units, size = _split(name)
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        outs, y = {}, x
+        for u in units.units:
+            y = u.module(y)
+            if u.is_stage_end:
+                outs[u.stage] = y
+        expected = backbone(x)
+    assert len(expected) == len(backbone.out_indices)
+    for i, out in zip(backbone.out_indices, expected):
+        torch.testing.assert_close(outs[i], out, atol=0, rtol=0)
+    # Units hold the backbone's own parameters, not copies.
+    own = {id(p) for p in backbone.parameters()}
+    assert all(id(p) in own for u in units.units
+               for p in u.module.parameters())
+    assert sum(sum(p.numel() for p in u.module.parameters())
+               for u in units.units) == sum(
+                   p.numel() for p in backbone.parameters())
+
+
+@pytest.mark.parametrize('name', ['darknet53', 'convnext', 'swin'])
+def test_fresh_blocks_finish_the_network_with_new_weights(name):
+    backbone, units, size = _split(name)
+    x = torch.randn(1, 3, size, size)
+    own = {id(p) for p in backbone.parameters()}
+    with torch.no_grad():
+        expected = backbone(x)[-1].shape
+        for i, unit in enumerate(units.units[:-1]):
+            x = unit.module(x)
+            blocks = units.fresh_blocks_after(unit)
+            # Rest of the stage (if any) + one per later stage (+ the final
+            # norm for the classifiers).
+            later = units.num_stages - 1 - max(unit.stage, 0)
+            extra = int(not unit.is_stage_end) + \
+                int(not isinstance(units, DarknetUnits))
+            assert len(blocks) == later + extra, unit.name
+            assert blocks(x).shape == expected, unit.name
+            assert not any(id(p) in own for p in blocks.parameters())
+    if isinstance(units, ConvNeXtUnits):
+        block = units.fresh_blocks_after(units.units[0])[0]
+        assert torch.all(block.gamma == 1e-6)
+
+
+def test_darknet_stages_are_its_out_indices():
+    backbone, units, _ = _split('darknet53')
+    ends = {u.stage: u.name for u in units.units if u.is_stage_end}
+    assert ends[3] == 'conv_res_block3.res7'
+    assert ends[5] == 'conv_res_block5.res3'
+    assert units.stage_out_channels(3) == 256
+    assert units.units[0].name == 'conv1+conv_res_block1.conv+res0'
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(CONVNEXT, out_indices=(1, 3)),
+    dict(SWIN, out_indices=(2, 3)),
+])
+def test_multi_stage_outputs_are_refused(cfg):
+    init_default_scope('mmpretrain')
+    with pytest.raises(ValueError, match='out_indices'):
+        build_units(MODELS.build(cfg))
+
+
+def test_unsupported_backbone_names_the_supported_ones_and_how_to_add():
+    init_default_scope('mmpretrain')
+    backbone = MODELS.build(dict(type='MobileNetV2'))
+    with pytest.raises(TypeError) as e:
+        build_units(backbone)
+    msg = str(e.value)
+    for name in ('MobileNetV2', 'mmdet.Darknet', 'mmpretrain.ConvNeXt',
+                 'mmpretrain.SwinTransformer', 'mmpretrain.ResNet',
+                 'UNIT_SPLITTERS', 'man_mm/models/local/'):
+        assert name in msg
+
+
+def test_unsupported_detector_names_the_supported_adapters():
+    init_default_scope('mmdet')
+    from tests.test_models.test_local_detection import retinanet
+    model = MODELS.build(retinanet())
+    model.__class__ = type('MyDetector', (torch.nn.Module, ), {})
+    with pytest.raises(TypeError) as e:
+        build_task_adapter(model)
+    msg = str(e.value)
+    for name in ('MyDetector', 'two-stage', 'single-stage',
+                 'TASK_ADAPTERS'):
+        assert name in msg
+
+
+def test_faster_rcnn_uses_the_two_stage_adapter_and_the_local_fpn():
+    from tests.test_models.test_local_new_models import faster_rcnn_r18
+    init_default_scope('mmdet')
+    model = LocalLearningModel(faster_rcnn_r18(), num_modules=3)
+    assert type(model.task).__name__ == 'TwoStageTaskAdapter'
+    assert [h is m for h, m in zip(
+        model.aux_heads[0]._heads,
+        (model.model.neck, model.model.rpn_head, model.model.roi_head))] \
+        == [True] * 3
+    # Faster R-CNN's FPN reads C2..C5: the bank keeps them all.
+    assert model.task.neck_stages == (0, 1, 2, 3)
