@@ -158,7 +158,9 @@ class LocalDistributedDataParallel(nn.Module):
     one local module at a time, as in single-process local training. The
     processes stay in sync:
 
-    * parameters and buffers are broadcast from rank 0 when wrapping;
+    * parameters and buffers are broadcast from rank 0 when wrapping and
+      again before the first training step (the Runner initialises
+      weights and loads checkpoints after wrapping);
     * module k's gradients are averaged across processes as soon as its
       local backward is done, asynchronously and in buckets, so the
       communication overlaps module k+1's compute (with per-module steps,
@@ -225,7 +227,14 @@ class LocalDistributedDataParallel(nn.Module):
         self.process_group = process_group
         self.broadcast_buffers = broadcast_buffers
         self.grad_sync = GradientSync(process_group, bucket_size_mb, overlap)
-        self._broadcast(list(module.parameters()) + list(module.buffers()))
+        self._broadcast_states()
+        # The Runner initialises weights and loads checkpoints after
+        # wrapping: broadcast once more before the first step.
+        self._synced = False
+
+    def _broadcast_states(self) -> None:
+        self._broadcast(list(self.module.parameters()) +
+                        list(self.module.buffers()))
 
     def _broadcast(self, tensors: List[torch.Tensor]) -> None:
         tensors = [t.detach() for t in tensors]
@@ -246,7 +255,10 @@ class LocalDistributedDataParallel(nn.Module):
         Returns:
             dict: The model's log variables.
         """
-        if self.broadcast_buffers:
+        if not self._synced:
+            self._broadcast_states()
+            self._synced = True
+        elif self.broadcast_buffers:
             self._broadcast(list(self.module.buffers()))
         data = self.module.data_preprocessor(data, True)
         return self.module.local_train_step(
