@@ -52,8 +52,9 @@ def init_cpu_distributed(cfg) -> bool:
 
     Sets ``cfg.env_cfg.dist_cfg.backend='gloo'`` so the Runner's view of
     the run matches, and, when the config names no model wrapper (call
-    :func:`use_local_ddp` first), mmengine's DDP in its CPU form. A no-op with CUDA (mmengine's ``init_dist`` works
-    there), without a launcher, or when a process group exists.
+    :func:`use_local_ddp` first), mmengine's DDP in its CPU form. A no-op
+    with CUDA (mmengine's ``init_dist`` works there), without a launcher,
+    or when a process group exists.
 
     Args:
         cfg (Config): The config, with ``launcher`` set.

@@ -6,11 +6,9 @@ LocalDistributedDataParallel without a config edit; the run trains,
 evaluates and saves a checkpoint that tools/test.py evaluates, again on 2
 processes.
 """
-import os
 import re
 import socket
 import subprocess
-import sys
 import textwrap
 
 import pytest

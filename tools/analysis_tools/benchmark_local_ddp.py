@@ -3,7 +3,8 @@
 
     python tools/analysis_tools/benchmark_local_ddp.py \\
         configs/classification/resnet32_digits_man_k16.py --global-batch 64 \\
-        --procs 2 --out benchmarks/results/local_ddp_resnet32_digits_b64_cpu.json
+        --procs 2 \\
+        --out benchmarks/results/local_ddp_resnet32_digits_k16_b64_cpu.json
 
 Runs the config's model on random classification batches: one process at
 the global batch, then ``--procs`` processes (gloo on CPU, NCCL on GPUs)

@@ -76,7 +76,6 @@ class _ActMemMixin:
             outputs=outputs)
         self._iter += 1
 
-
     def _log_per_rank(self, act_mem: float, mem_peak: float) -> None:
         """Distributed: every rank's figures (the log's ``act_mem`` and
         ``mem_peak`` are rank 0's)."""

@@ -8,7 +8,7 @@ processes as the local modules finish, in buckets, asynchronously: module
 k's communication overlaps module k+1's compute.
 """
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 import torch.distributed as dist
