@@ -13,11 +13,19 @@ one new file registering one class (see ``man_mm/models/local/splitters.py``).
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
 MODELS = Registry(
     'model', parent=MMENGINE_MODELS, locations=['man_mm.models'])
+# ``model_wrapper_cfg=dict(type='man_mm.LocalDistributedDataParallel')``:
+# mmengine's Runner.wrap_model looks it up from its root MODEL_WRAPPERS,
+# which finds this child by scope; is_model_wrapper searches children too.
+MODEL_WRAPPERS = Registry(
+    'model_wrapper',
+    parent=MMENGINE_MODEL_WRAPPERS,
+    locations=['man_mm.models'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['man_mm.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['man_mm.engine'])
 DATASETS = Registry(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Multi-GPU training with torch.distributed (torchrun):
+# Distributed training with torch.distributed (torchrun): N GPUs, or N CPU
+# processes with the gloo backend when CUDA is unavailable:
 #   bash tools/dist_train.sh CONFIG GPUS [train.py args]
 # Uses the environment of tools/setup_env.sh, like every man_mm script.
 set -euo pipefail

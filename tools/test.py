@@ -12,6 +12,8 @@ from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from man_mm.engine.dist_setup import init_cpu_distributed, use_local_ddp
+
 # mmengine 0.10 calls torch.load without weights_only; torch >= 2.6 would
 # then refuse its own checkpoints (optimizer/message-hub state) on resume.
 os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
@@ -56,6 +58,8 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    use_local_ddp(cfg)  # its test_step is the base model's
+    init_cpu_distributed(cfg)  # CPU: gloo (mmengine's init_dist needs CUDA)
     runner = Runner.from_cfg(cfg)
     seen = {}
 

@@ -2,8 +2,13 @@
 """Train a model (BP or local learning) from a config, mmengine style.
 
     python tools/train.py configs/classification/resnet32_cifar10_man_k16.py
-    bash tools/dist_train.sh CONFIG 8            # multi-GPU
+    bash tools/dist_train.sh CONFIG 8            # multi-GPU (or CPU: gloo)
+    bash tools/slurm_train.sh PARTITION JOB CONFIG WORK_DIR
     mim train man_mm CONFIG                      # through OpenMMLab's mim
+
+Distributed, a LocalLearningModel is wrapped in
+man_mm.LocalDistributedDataParallel (keeps the memory saving) unless the
+config sets model_wrapper_cfg; without CUDA the processes use gloo on CPU.
 """
 import argparse
 import glob
@@ -12,6 +17,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+
+from man_mm.engine.dist_setup import init_cpu_distributed, use_local_ddp
 
 # mmengine 0.10 calls torch.load without weights_only; torch >= 2.6 would
 # then refuse its own checkpoints (optimizer/message-hub state) on resume.
@@ -181,6 +188,8 @@ def main():
     check_work_dir(cfg)
     check_data_roots(cfg)
     check_load_from(cfg)
+    use_local_ddp(cfg)
+    init_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -55,3 +55,25 @@ def test_train_and_compare_reads_mmengine_scalars(tmp_path):
             'lr: 1e-3  loss: 0.47')
     assert tool.progress(line, width=8) == '[##......] 250/1000  lr: 1e-3  ' \
         'loss: 0.47'
+
+
+def test_benchmark_local_ddp_two_processes_against_one(tmp_path):
+    # A subprocess: its spawned workers import the script by path.
+    import subprocess
+    import sys
+    out = tmp_path / 'ddp.json'
+    subprocess.run(
+        [sys.executable, 'tools/analysis_tools/benchmark_local_ddp.py',
+         'configs/classification/resnet32_digits_man_k16.py',
+         '--global-batch', '4', '--input-size', '16', '16', '--iters', '1',
+         '--out', str(out)],
+        cwd=ROOT, check=True, timeout=600, capture_output=True)
+    rows = json.loads(out.read_text())['results']
+    assert [r['procs'] for r in rows] == [1, 2, 2]
+    assert [r['overlap'] for r in rows] == [None, True, False]
+    single, on, off = rows
+    assert single['comm_s_per_iter'] == 0 and on['comm_s_per_iter'] > 0
+    assert on['allreduce_mib_per_iter'] == off['allreduce_mib_per_iter'] > 0
+    # Each process holds its half batch's activations.
+    assert on['act_mem_mib'] < single['act_mem_mib']
+    assert on['act_mem_mib_per_rank'][0] == on['act_mem_mib_per_rank'][1]

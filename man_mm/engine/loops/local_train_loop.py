@@ -12,10 +12,12 @@ compare directly.
 Metering hooks every op in Python, so it runs on the first iteration and
 then every ``meter_interval`` iterations; the others run at full speed.
 """
+import logging
 from typing import Sequence
 
+from mmengine.dist import all_gather_object, get_world_size
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
+from mmengine.model import MMDistributedDataParallel, is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from man_mm.registry import LOOPS
@@ -44,6 +46,15 @@ class _ActMemMixin:
             self._described = True
             if hasattr(model, 'describe'):
                 print_log(model.describe(), logger='current')
+            if hasattr(model, 'local_train_step') and isinstance(
+                    self.runner.model, MMDistributedDataParallel):
+                print_log(
+                    'MMDistributedDataParallel runs one forward and one '
+                    'backward over all local modules: the memory saving '
+                    "is lost. Set model_wrapper_cfg=dict(type='man_mm."
+                    "LocalDistributedDataParallel') (tools/train.py does "
+                    'when the config sets none).',
+                    logger='current', level=logging.WARNING)
         self.runner.call_hook(
             'before_train_iter', batch_idx=idx, data_batch=data_batch)
         if self.measure_act_mem and self._iter % self.meter_interval == 0:
@@ -54,6 +65,7 @@ class _ActMemMixin:
                     data_batch, optim_wrapper=self.runner.optim_wrapper)
             outputs['act_mem'] = meter.peak_mib
             outputs['mem_peak'] = total.peak_mib
+            self._log_per_rank(meter.peak_mib, total.peak_mib)
         else:
             outputs = self.runner.model.train_step(
                 data_batch, optim_wrapper=self.runner.optim_wrapper)
@@ -63,6 +75,18 @@ class _ActMemMixin:
             data_batch=data_batch,
             outputs=outputs)
         self._iter += 1
+
+    def _log_per_rank(self, act_mem: float, mem_peak: float) -> None:
+        """Distributed: every rank's figures (the log's ``act_mem`` and
+        ``mem_peak`` are rank 0's)."""
+        if get_world_size() < 2:
+            return
+        ranks = all_gather_object((act_mem, mem_peak))
+        print_log(
+            f'Iter {self._iter}: per rank act_mem (MiB) ' + ', '.join(
+                f'{a:.1f}' for a, _ in ranks) + '; mem_peak (MiB) ' +
+            ', '.join(f'{m:.1f}' for _, m in ranks),
+            logger='current')
 
 
 @LOOPS.register_module()

@@ -180,6 +180,11 @@ class LocalLearningModel(BaseModel):
         self._setup_checkpointing(with_cp)
         self.step_per_module = step_per_module
         self._module_params = self._params_per_module()
+        owned = {id(p) for ps in self._module_params for p in ps}
+        # Stepped (and, distributed, reduced) once per iteration: the last
+        # module's units and every parameter several modules use.
+        self._final_params = [p for p in self.parameters()
+                              if p.requires_grad and id(p) not in owned]
 
         self.feature_bank = FeatureBank()
         feature_bank = dict(feature_bank or {})
@@ -346,8 +351,30 @@ class LocalLearningModel(BaseModel):
                                      optim_wrapper)
 
     def local_train_step(self, inputs: torch.Tensor, data_samples,
-                         optim_wrapper: OptimWrapper
-                         ) -> Dict[str, torch.Tensor]:
+                         optim_wrapper: OptimWrapper,
+                         grad_sync=None) -> Dict[str, torch.Tensor]:
+        """K local forward/backward passes and the optimizer step(s).
+
+        Args:
+            inputs (Tensor): The preprocessed batch.
+            data_samples: The batch's data samples (targets).
+            optim_wrapper (OptimWrapper): One wrapper over all parameters.
+            grad_sync (optional): Synchronises gradients across processes
+                (:class:`man_mm.models.LocalDistributedDataParallel` passes
+                one). Its ``begin(optim_wrapper)`` says whether this
+                iteration communicates; then ``module_done(k, params)`` is
+                called as soon as module k's gradients are final (all but
+                the last module), ``wait(k)`` before module k's parameters
+                step, and ``finish(params)`` with the rest (the last
+                module's and shared ones) before the final step. With
+                per-module steps, module k then steps after module k+1's
+                backward, so its communication overlaps that compute; the
+                result is the same, since no later module reads module k's
+                parameters.
+
+        Returns:
+            dict: The log variables (``loss``, ``loss_aux``, ...).
+        """
         if not isinstance(optim_wrapper, OptimWrapper) or isinstance(
                 optim_wrapper, OptimWrapperDict):
             raise TypeError(
@@ -364,6 +391,9 @@ class LocalLearningModel(BaseModel):
         # this iteration's K contributions are averaged below.
         head_before = [p.grad.clone() if p.grad is not None else None
                        for p in self._averaged_head_params]
+        sync = grad_sync if grad_sync is not None and grad_sync.begin(
+            optim_wrapper) else None
+        pending = None  # a module whose step waits for its communication
         with self._recording_bank(inputs) as bank:
             x = self._frozen_forward(inputs)
             for lm in self._local_modules:
@@ -378,9 +408,21 @@ class LocalLearningModel(BaseModel):
                     module_log['loss'].detach()
                 x = h.detach()
                 del h, loss, losses
-                if per_module and lm.index < self.num_modules - 1:
+                if lm.index == self.num_modules - 1:
+                    continue
+                if sync is not None:
+                    sync.module_done(lm.index, self._module_params[lm.index])
+                if not per_module:
+                    continue
+                if sync is None:
                     self._step_params(optim_wrapper,
                                       self._module_params[lm.index])
+                    continue
+                if pending is not None:
+                    self._sync_and_step(sync, optim_wrapper, pending)
+                pending = lm.index
+        if pending is not None:
+            self._sync_and_step(sync, optim_wrapper, pending)
         for p, before in zip(self._averaged_head_params, head_before):
             if p.grad is not None:
                 if before is None:
@@ -388,6 +430,8 @@ class LocalLearningModel(BaseModel):
                 else:
                     p.grad.sub_(before).div_(
                         self.shared_head_users).add_(before)
+        if sync is not None:
+            sync.finish(self._final_params)
         optim_wrapper._inner_count = count + 1
         if optim_wrapper.should_update():
             optim_wrapper.step()
@@ -416,6 +460,11 @@ class LocalLearningModel(BaseModel):
                              'step per iteration then) or change the '
                              'optim_wrapper.')
         return False
+
+    def _sync_and_step(self, sync, optim_wrapper: OptimWrapper,
+                       index: int) -> None:
+        sync.wait(index)
+        self._step_params(optim_wrapper, self._module_params[index])
 
     @staticmethod
     def _step_params(optim_wrapper: OptimWrapper,

@@ -1,0 +1,126 @@
+"""Distributed set-up that ``tools/train.py`` and ``tools/test.py`` apply
+to a config before building the mmengine Runner.
+
+Two gaps of mmengine 0.10 for local learning:
+
+* ``init_dist`` calls ``torch.cuda.set_device`` for every launcher, even
+  with the gloo backend, so a CPU run dies there. Without CUDA,
+  :func:`init_cpu_distributed` initialises gloo itself; ``Runner.setup_env``
+  then skips ``init_dist`` (it only initialises when no process group
+  exists).
+* ``Runner.wrap_model`` wraps every model in ``MMDistributedDataParallel``,
+  whose one forward and one backward lose the memory saving.
+  :func:`use_local_ddp` selects
+  :class:`man_mm.models.LocalDistributedDataParallel` for a
+  ``LocalLearningModel`` instead, unless the config names a wrapper.
+"""
+import datetime
+import os
+import subprocess
+
+import torch
+import torch.distributed as dist
+from mmengine.logging import print_log
+
+LOCAL_DDP = 'man_mm.LocalDistributedDataParallel'
+
+
+def slurm_env(environ=None) -> dict:
+    """``RANK``/``WORLD_SIZE``/``LOCAL_RANK``/``MASTER_*`` from srun's
+    variables, as mmengine's ``_init_dist_slurm`` sets them.
+
+    Args:
+        environ (dict, optional): Defaults to ``os.environ``.
+
+    Returns:
+        dict: The variables to set.
+    """
+    environ = os.environ if environ is None else environ
+    env = dict(
+        RANK=environ['SLURM_PROCID'],
+        WORLD_SIZE=environ['SLURM_NTASKS'],
+        LOCAL_RANK=environ.get('SLURM_LOCALID', '0'),
+        MASTER_PORT=environ.get('MASTER_PORT', '29500'))
+    env['MASTER_ADDR'] = environ.get('MASTER_ADDR') or subprocess.getoutput(
+        f"scontrol show hostname {environ['SLURM_NODELIST']} | head -n1")
+    return env
+
+
+def init_cpu_distributed(cfg) -> bool:
+    """Initialise torch.distributed with gloo on CPU when the config is
+    launched distributed and CUDA is unavailable.
+
+    Sets ``cfg.env_cfg.dist_cfg.backend='gloo'`` so the Runner's view of
+    the run matches, and, when the config names no model wrapper (call
+    :func:`use_local_ddp` first), mmengine's DDP in its CPU form. A no-op
+    with CUDA (mmengine's ``init_dist`` works there), without a launcher,
+    or when a process group exists.
+
+    Args:
+        cfg (Config): The config, with ``launcher`` set.
+
+    Returns:
+        bool: Whether a process group was initialised here.
+    """
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available() or (
+            dist.is_available() and dist.is_initialized()):
+        return False
+    if launcher == 'slurm':
+        os.environ.update(slurm_env())
+    elif launcher != 'pytorch':
+        raise RuntimeError(
+            f'--launcher {launcher} without CUDA is not supported; use '
+            "--launcher pytorch (tools/dist_train.sh) or slurm on CPU.")
+    env_cfg = cfg.setdefault('env_cfg', {})
+    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    backend = dist_cfg.get('backend', 'nccl')
+    if backend != 'gloo':
+        print_log(f'CUDA is not available: backend {backend!r} replaced by '
+                  "'gloo' (CPU).", logger='current')
+    dist_cfg['backend'] = 'gloo'
+    if cfg.get('model_wrapper_cfg') is None:
+        # Runner.wrap_model's default passes device_ids=[LOCAL_RANK], which
+        # DDP reads as a CUDA device; None is DDP's CPU form.
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel', device_ids=None,
+            broadcast_buffers=False)
+    timeout = dist_cfg.get('timeout', 1800)
+    dist.init_process_group(
+        backend='gloo', timeout=datetime.timedelta(seconds=timeout))
+    print_log(f'torch.distributed initialised on CPU with gloo: rank '
+              f'{dist.get_rank()} of {dist.get_world_size()} '
+              f'(launcher {launcher}).', logger='current')
+    return True
+
+
+def _is_local_model(model_cfg) -> bool:
+    from man_mm.models import LocalLearningModel
+    from man_mm.registry import MODELS
+    kind = model_cfg.get('type') if model_cfg else None
+    if isinstance(kind, str):
+        kind = MODELS.get(kind) if '.' in kind or kind in \
+            MODELS.module_dict else None
+    return isinstance(kind, type) and issubclass(kind, LocalLearningModel)
+
+
+def use_local_ddp(cfg) -> bool:
+    """Select :class:`LocalDistributedDataParallel` for a distributed
+    ``LocalLearningModel`` whose config names no ``model_wrapper_cfg``.
+
+    Args:
+        cfg (Config): The config, with ``launcher`` set.
+
+    Returns:
+        bool: Whether the wrapper was selected here.
+    """
+    if cfg.get('launcher', 'none') == 'none' or \
+            cfg.get('model_wrapper_cfg') is not None or \
+            not _is_local_model(cfg.get('model')):
+        return False
+    cfg.model_wrapper_cfg = dict(type=LOCAL_DDP)
+    print_log(f'LocalLearningModel trained distributed: model wrapper '
+              f'{LOCAL_DDP} (per-module all-reduce; keeps the memory '
+              'saving). Set model_wrapper_cfg to choose another.',
+              logger='current')
+    return True
