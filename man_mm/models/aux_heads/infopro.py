@@ -12,10 +12,11 @@ class InfoProClsAux(nn.Module):
     """Information-propagation loss: reconstruct the input, classify.
 
     A decoder reconstructs the input image (in ``[0, 1]``, as InfoPro's
-    ``_image_restore`` does) from the module's features -- keeping
+    ``_image_restore`` does; binary cross-entropy on a sigmoid output, as
+    its ``Decoder``) from the module's features -- keeping
     task-irrelevant information, InfoPro's remedy for greedy collapse --
     and a pooled linear head predicts the label. The local loss is
-    ``recon_weight * MSE + cls_weight * CE``. The input is read from the
+    ``recon_weight * BCE + cls_weight * CE``. The input is read from the
     feature bank (key ``'inputs'``), which the model fills at the start of
     every iteration.
 
@@ -43,10 +44,12 @@ class InfoProClsAux(nn.Module):
         super().__init__()
         frac = depth_fraction(units, last_unit)
         c = in_channels_of(units, last_unit)
-        self.decoder_in = nn.Sequential(
-            nn.Conv2d(c, decoder_channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(decoder_channels), nn.ReLU(inplace=True))
-        self.decoder_out = nn.Conv2d(decoder_channels, 3, 3, padding=1)
+        # InfoPro's decoder, on features upsampled to the image size; its
+        # sigmoid is folded into the loss (BCE with logits, same value).
+        self.decoder = nn.Sequential(
+            nn.Conv2d(c, decoder_channels, 3, padding=1),
+            nn.BatchNorm2d(decoder_channels), nn.ReLU(inplace=True),
+            nn.Conv2d(decoder_channels, 3, 3, padding=1))
         self.classifier = PoolLinear(c, num_classes_of(task))
         self.recon_weight = interpolate(recon_weight, frac)
         self.cls_weight = interpolate(cls_weight, frac)
@@ -59,18 +62,18 @@ class InfoProClsAux(nn.Module):
 
     def target(self, inputs):
         if self._restore is None:
-            return inputs
+            return inputs.clamp(0, 1)
         mean, std = self._restore
-        return (inputs * std.to(inputs) + mean.to(inputs)) / 255.
+        image = (inputs * std.to(inputs) + mean.to(inputs)) / 255.
+        return image.clamp(0, 1)
 
     def forward(self, x, data_samples, bank):
         image = self.target(bank['inputs'])
-        recon = F.interpolate(
-            self.decoder_in(x), size=image.shape[-2:], mode='bilinear',
-            align_corners=False)
-        recon = self.decoder_out(recon)
+        logits = self.decoder(F.interpolate(
+            x, size=image.shape[-2:], mode='bilinear', align_corners=True))
         return dict(
-            loss_recon=self.recon_weight * F.mse_loss(recon, image),
+            loss_recon=self.recon_weight *
+            F.binary_cross_entropy_with_logits(logits, image),
             loss_cls=self.cls_weight *
             cross_entropy(self.classifier(x), data_samples))
 
