@@ -11,12 +11,13 @@ the final norm (:class:`ConvNeXtOutput`), so the units, run in order,
 return exactly ``backbone(x)[-1]``.
 """
 import sys
-from typing import List, Optional
+from typing import List
 
 import torch
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
+from .backbone_units import BackboneUnits
 from .units import Unit, fresh_copy
 
 #: mmpretrain's default ``layer_scale_init_value`` of ``ConvNeXtBlock``.
@@ -56,7 +57,7 @@ def fresh_convnext_copy(module: nn.Module) -> nn.Module:
 
 
 @UNIT_SPLITTERS.register_module()
-class ConvNeXtUnits:
+class ConvNeXtUnits(BackboneUnits):
     """Units and stage layout of an mmpretrain ``ConvNeXt``.
 
     Args:
@@ -74,11 +75,8 @@ class ConvNeXtUnits:
         from mmpretrain.models.backbones import ConvNeXt
         return (ConvNeXt, )
 
-    def __init__(self, backbone: nn.Module,
-                 stem_as_unit: Optional[bool] = None):
-        if not isinstance(backbone, self.supported_types()):
-            from .splitters import unsupported_backbone_message
-            raise TypeError(unsupported_backbone_message(backbone))
+    def _init_stages(self):
+        backbone = self.backbone
         last = backbone.num_stages - 1
         if list(backbone.out_indices) != [last]:
             # An earlier output is normalised only on its way out: the next
@@ -88,13 +86,10 @@ class ConvNeXtUnits:
                 f' (the classifier layout); got {backbone.out_indices}. '
                 'Multi-stage outputs (dense prediction) need a splitter that '
                 'taps each stage before its output norm.')
-        self.backbone = backbone
-        self.stem_as_unit = bool(stem_as_unit)
-        self.stages: List[nn.Module] = list(backbone.stages)
+        self.stages = list(backbone.stages)
         self.stage_names = [f'stages.{i}' for i in range(len(self.stages))]
         self.output = ConvNeXtOutput(
             getattr(backbone, f'norm{last}'), backbone.gap_before_final_norm)
-        self.units = self._build_units()
 
     def _build_units(self) -> List[Unit]:
         downsample = self.backbone.downsample_layers
@@ -115,13 +110,6 @@ class ConvNeXtUnits:
                     nn.Sequential(*parts)
                 units.append(Unit(name, module, s, i, end))
         return units
-
-    def __len__(self) -> int:
-        return len(self.units)
-
-    @property
-    def num_stages(self) -> int:
-        return len(self.stages)
 
     def stage_out_channels(self, stage: int) -> int:
         return self.backbone.channels[max(stage, 0)]
