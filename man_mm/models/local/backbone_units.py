@@ -6,12 +6,28 @@ what every splitter does the same way (the type check with the message that
 lists the supported backbones, ``backbone``, ``stem_as_unit``, ``units``,
 ``len()``, ``num_stages``); a subclass says what differs.
 """
+import importlib
+import sys
 from typing import TYPE_CHECKING, List, Tuple, Type
 
 from torch import nn
 
 if TYPE_CHECKING:  # units.py imports this module
     from .units import Unit
+
+
+def types_if_imported(module: str, *names: str) -> Tuple[Type, ...]:
+    """Classes ``names`` of ``module``, or ``()`` while the library (its
+    top-level package) is not imported yet: no instance can exist then, so
+    a splitter need not pay for a slow import to check another backbone.
+
+    Example:
+        ``types_if_imported('mmdet.models.backbones', 'Darknet')``
+    """
+    if module.split('.')[0] not in sys.modules:
+        return ()
+    found = importlib.import_module(module)
+    return tuple(getattr(found, name) for name in names)
 
 
 class BackboneUnits:
@@ -23,7 +39,7 @@ class BackboneUnits:
     - ``supported_names`` (str): what it accepts, for error messages.
     - ``supported_types()`` (classmethod): the backbone classes it accepts
       (subclasses too); ``()`` or ``ImportError`` when their library is
-      missing.
+      missing (:func:`types_if_imported` does both).
     - ``_init_stages()``: set ``self.stages`` (the stage modules, in forward
       order) and ``self.stage_names``, plus anything ``_build_units`` needs;
       raise ``ValueError`` for a configuration it cannot split.

@@ -10,14 +10,13 @@ ConvNeXt-T (depths 3, 3, 9, 3) gives 18 units. The last unit also carries
 the final norm (:class:`ConvNeXtOutput`), so the units, run in order,
 return exactly ``backbone(x)[-1]``.
 """
-import sys
 from typing import List
 
 import torch
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
-from .backbone_units import BackboneUnits
+from .backbone_units import BackboneUnits, types_if_imported
 from .units import Unit, fresh_copy
 
 #: mmpretrain's default ``layer_scale_init_value`` of ``ConvNeXtBlock``.
@@ -70,10 +69,7 @@ class ConvNeXtUnits(BackboneUnits):
 
     @classmethod
     def supported_types(cls):
-        if 'mmpretrain' not in sys.modules:  # no ConvNeXt can exist yet
-            return ()
-        from mmpretrain.models.backbones import ConvNeXt
-        return (ConvNeXt, )
+        return types_if_imported('mmpretrain.models.backbones', 'ConvNeXt')
 
     def _init_stages(self):
         backbone = self.backbone

@@ -13,13 +13,12 @@ A unit is one residual block; a stage's downsampling conv goes with its
 first block (as a ResNet's downsample lives in its first block) and the stem
 with the very first one, so Darknet-53 gives 1+2+8+8+4 = 23 units.
 """
-import sys
 from typing import List
 
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
-from .backbone_units import BackboneUnits
+from .backbone_units import BackboneUnits, types_if_imported
 from .units import Unit, fresh_copy
 
 
@@ -45,10 +44,7 @@ class DarknetUnits(BackboneUnits):
 
     @classmethod
     def supported_types(cls):
-        if 'mmdet' not in sys.modules:  # no Darknet can exist yet
-            return ()
-        from mmdet.models.backbones import Darknet
-        return (Darknet, )
+        return types_if_imported('mmdet.models.backbones', 'Darknet')
 
     def _init_stages(self):
         self.stage_names = list(self.backbone.cr_blocks)

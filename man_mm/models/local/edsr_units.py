@@ -9,13 +9,12 @@ for ImageNet ResNets, so EDSR-baseline gives 16 units and EDSR 32. The body
 is a single stage. The tail is the task head (see
 :class:`man_mm.models.local.edit_task.EditTaskAdapter`).
 """
-import sys
 from typing import List
 
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
-from .backbone_units import BackboneUnits
+from .backbone_units import BackboneUnits, types_if_imported
 from .units import StemAndBlock, Unit
 
 
@@ -56,12 +55,8 @@ class EDSRUnits(BackboneUnits):
 
     @classmethod
     def supported_types(cls):
-        # No EDSRNet can exist before mmagic is imported: skip its (slow)
-        # import when checking other backbones.
-        if 'mmagic' not in sys.modules:
-            return ()
-        from mmagic.models.editors.edsr.edsr_net import EDSRNet
-        return (EDSRNet, )
+        return types_if_imported('mmagic.models.editors.edsr.edsr_net',
+                                 'EDSRNet')
 
     def _init_stages(self):
         """The body is the only stage."""

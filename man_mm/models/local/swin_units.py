@@ -15,14 +15,13 @@ Swin-T (depths 2, 2, 6, 2) gives 12 units. The last unit also carries the
 final norm, so the units, run in order, return exactly
 ``backbone(x)[-1]``.
 """
-import sys
 from typing import List, Tuple
 
 import torch
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
-from .backbone_units import BackboneUnits
+from .backbone_units import BackboneUnits, types_if_imported
 from .units import Unit, fresh_copy
 
 
@@ -127,10 +126,8 @@ class SwinUnits(BackboneUnits):
 
     @classmethod
     def supported_types(cls):
-        if 'mmpretrain' not in sys.modules:  # no Swin can exist yet
-            return ()
-        from mmpretrain.models.backbones import SwinTransformer
-        return (SwinTransformer, )
+        return types_if_imported('mmpretrain.models.backbones',
+                                 'SwinTransformer')
 
     def _init_stages(self):
         backbone = self.backbone
