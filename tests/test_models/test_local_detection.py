@@ -7,7 +7,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel, SLMDetAux
 from man_mm.utils import ActivationMemoryMeter
-from tests.helpers import sgd_wrapper
+from tests.helpers import assert_gradient_isolated, sgd_wrapper
 
 
 @pytest.fixture(autouse=True)
@@ -94,30 +94,11 @@ def test_gradient_isolation_on_a_detector(share_head):
     model = LocalLearningModel(
         retinanet(depth=18, frozen_stages=1), num_modules=3,
         aux=dict(type='man_mm.SLMDetAux', share_head=share_head))
-    model.train()
-    data = model.data_preprocessor(det_batch(), True)
-    inputs, samples = data['inputs'], data['data_samples']
-    shared = {id(p) for m in (model.model.neck, model.model.bbox_head)
-              for p in m.parameters()}
-    with model._recording_bank(inputs) as bank:
-        x = model._frozen_forward(inputs)
-        for lm in model.local_modules:
-            model.zero_grad(set_to_none=True)
-            h, losses = lm(x.detach(), samples, bank)
-            model.parse_losses(losses)[0].backward()
-            own = {id(p) for p in lm.body.parameters()} | \
-                {id(p) for p in lm.aux.parameters()}
-            for name, p in model.named_parameters():
-                if not p.requires_grad:
-                    continue
-                if id(p) in own:
-                    assert p.grad is not None, f'{name} got no gradient'
-                elif id(p) in shared and (share_head or lm.index == 2):
-                    assert p.grad is not None, f'{name} got no gradient'
-                else:
-                    assert p.grad is None, \
-                        f'loss of module {lm.index} leaked into {name}'
-            x = h.detach()
+    # The neck and bbox head are shared by every module, or (share_head
+    # False) only the last module's loss reaches them.
+    assert {id(m) for m in model.task.head_modules()} == \
+        {id(model.model.neck), id(model.model.bbox_head)}
+    assert_gradient_isolated(model, det_batch(), shared_head=share_head)
 
 
 def test_bank_holds_detached_stage_outputs_refreshed_every_iteration():

@@ -1,3 +1,4 @@
+from .backbone_units import BackboneUnits
 from .convnext_units import ConvNeXtUnits
 from .darknet_units import DarknetUnits
 from .edit_task import EditTaskAdapter
@@ -15,7 +16,8 @@ from .units import ResNetUnits, Unit, fresh_copy
 __all__ = [
     'FeatureBank', 'LocalModule', 'partition_units', 'TaskAdapter',
     'ClsTaskAdapter', 'DetTaskAdapter', 'EditTaskAdapter',
-    'build_task_adapter', 'build_units', 'ResNetUnits', 'EDSRUnits',
+    'build_task_adapter', 'build_units', 'BackboneUnits', 'ResNetUnits',
+    'EDSRUnits',
     'DarknetUnits', 'ConvNeXtUnits', 'SwinUnits', 'TwoStageTaskAdapter',
     'EDSRStem', 'Unit', 'fresh_copy'
 ]

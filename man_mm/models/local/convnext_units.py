@@ -10,13 +10,13 @@ ConvNeXt-T (depths 3, 3, 9, 3) gives 18 units. The last unit also carries
 the final norm (:class:`ConvNeXtOutput`), so the units, run in order,
 return exactly ``backbone(x)[-1]``.
 """
-import sys
-from typing import List, Optional
+from typing import List
 
 import torch
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
+from .backbone_units import BackboneUnits, types_if_imported
 from .units import Unit, fresh_copy
 
 #: mmpretrain's default ``layer_scale_init_value`` of ``ConvNeXtBlock``.
@@ -56,7 +56,7 @@ def fresh_convnext_copy(module: nn.Module) -> nn.Module:
 
 
 @UNIT_SPLITTERS.register_module()
-class ConvNeXtUnits:
+class ConvNeXtUnits(BackboneUnits):
     """Units and stage layout of an mmpretrain ``ConvNeXt``.
 
     Args:
@@ -69,16 +69,10 @@ class ConvNeXtUnits:
 
     @classmethod
     def supported_types(cls):
-        if 'mmpretrain' not in sys.modules:  # no ConvNeXt can exist yet
-            return ()
-        from mmpretrain.models.backbones import ConvNeXt
-        return (ConvNeXt, )
+        return types_if_imported('mmpretrain.models.backbones', 'ConvNeXt')
 
-    def __init__(self, backbone: nn.Module,
-                 stem_as_unit: Optional[bool] = None):
-        if not isinstance(backbone, self.supported_types()):
-            from .splitters import unsupported_backbone_message
-            raise TypeError(unsupported_backbone_message(backbone))
+    def _init_stages(self):
+        backbone = self.backbone
         last = backbone.num_stages - 1
         if list(backbone.out_indices) != [last]:
             # An earlier output is normalised only on its way out: the next
@@ -88,13 +82,10 @@ class ConvNeXtUnits:
                 f' (the classifier layout); got {backbone.out_indices}. '
                 'Multi-stage outputs (dense prediction) need a splitter that '
                 'taps each stage before its output norm.')
-        self.backbone = backbone
-        self.stem_as_unit = bool(stem_as_unit)
-        self.stages: List[nn.Module] = list(backbone.stages)
+        self.stages = list(backbone.stages)
         self.stage_names = [f'stages.{i}' for i in range(len(self.stages))]
         self.output = ConvNeXtOutput(
             getattr(backbone, f'norm{last}'), backbone.gap_before_final_norm)
-        self.units = self._build_units()
 
     def _build_units(self) -> List[Unit]:
         downsample = self.backbone.downsample_layers
@@ -115,13 +106,6 @@ class ConvNeXtUnits:
                     nn.Sequential(*parts)
                 units.append(Unit(name, module, s, i, end))
         return units
-
-    def __len__(self) -> int:
-        return len(self.units)
-
-    @property
-    def num_stages(self) -> int:
-        return len(self.stages)
 
     def stage_out_channels(self, stage: int) -> int:
         return self.backbone.channels[max(stage, 0)]

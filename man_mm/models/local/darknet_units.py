@@ -13,12 +13,12 @@ A unit is one residual block; a stage's downsampling conv goes with its
 first block (as a ResNet's downsample lives in its first block) and the stem
 with the very first one, so Darknet-53 gives 1+2+8+8+4 = 23 units.
 """
-import sys
-from typing import List, Optional
+from typing import List
 
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
+from .backbone_units import BackboneUnits, types_if_imported
 from .units import Unit, fresh_copy
 
 
@@ -28,8 +28,12 @@ class DownsampleAndBlock(nn.Sequential):
 
 
 @UNIT_SPLITTERS.register_module()
-class DarknetUnits:
+class DarknetUnits(BackboneUnits):
     """Units and stage layout of an mmdet ``Darknet``.
+
+    Stages are numbered as Darknet's ``cr_blocks``, the stem (stage 0)
+    included, so ``num_stages`` is 6 and the stage indices are Darknet's
+    ``out_indices``.
 
     Args:
         backbone (Darknet): A built mmdet Darknet.
@@ -40,23 +44,13 @@ class DarknetUnits:
 
     @classmethod
     def supported_types(cls):
-        if 'mmdet' not in sys.modules:  # no Darknet can exist yet
-            return ()
-        from mmdet.models.backbones import Darknet
-        return (Darknet, )
+        return types_if_imported('mmdet.models.backbones', 'Darknet')
 
-    def __init__(self, backbone: nn.Module,
-                 stem_as_unit: Optional[bool] = None):
-        if not isinstance(backbone, self.supported_types()):
-            from .splitters import unsupported_backbone_message
-            raise TypeError(unsupported_backbone_message(backbone))
-        self.backbone = backbone
-        self.stem_as_unit = bool(stem_as_unit)
-        self.stage_names: List[str] = list(backbone.cr_blocks)
-        self.stages: List[nn.Module] = [
-            getattr(backbone, name) for name in self.stage_names
+    def _init_stages(self):
+        self.stage_names = list(self.backbone.cr_blocks)
+        self.stages = [
+            getattr(self.backbone, name) for name in self.stage_names
         ]
-        self.units = self._build_units()
 
     def _build_units(self) -> List[Unit]:
         stem = self.backbone.conv1
@@ -81,14 +75,6 @@ class DarknetUnits:
     def _res_blocks(self, stage: int) -> List[nn.Module]:
         return [m for n, m in self.stages[stage].named_children()
                 if n.startswith('res')]
-
-    def __len__(self) -> int:
-        return len(self.units)
-
-    @property
-    def num_stages(self) -> int:
-        """Stages in Darknet's numbering, the stem (stage 0) included."""
-        return len(self.stages)
 
     def stage_out_channels(self, stage: int) -> int:
         if stage <= 0:

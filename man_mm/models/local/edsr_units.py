@@ -9,12 +9,12 @@ for ImageNet ResNets, so EDSR-baseline gives 16 units and EDSR 32. The body
 is a single stage. The tail is the task head (see
 :class:`man_mm.models.local.edit_task.EditTaskAdapter`).
 """
-import sys
-from typing import List, Optional
+from typing import List
 
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
+from .backbone_units import BackboneUnits, types_if_imported
 from .units import StemAndBlock, Unit
 
 
@@ -41,7 +41,7 @@ class EDSRStem(nn.Module):
 
 
 @UNIT_SPLITTERS.register_module()
-class EDSRUnits:
+class EDSRUnits(BackboneUnits):
     """Units of an mmagic ``EDSRNet``: its body's residual blocks.
 
     Args:
@@ -51,27 +51,17 @@ class EDSRUnits:
             with the first block.
     """
     supported_names = 'mmagic.EDSRNet (generator of BaseEditModel)'
+    role = 'generator'
 
     @classmethod
     def supported_types(cls):
-        # No EDSRNet can exist before mmagic is imported: skip its (slow)
-        # import when checking other backbones.
-        if 'mmagic' not in sys.modules:
-            return ()
-        from mmagic.models.editors.edsr.edsr_net import EDSRNet
-        return (EDSRNet, )
+        return types_if_imported('mmagic.models.editors.edsr.edsr_net',
+                                 'EDSRNet')
 
-    def __init__(self, backbone: nn.Module,
-                 stem_as_unit: Optional[bool] = None):
-        if not isinstance(backbone, self.supported_types()):
-            from .splitters import unsupported_backbone_message
-            raise TypeError(unsupported_backbone_message(backbone,
-                                                         'generator'))
-        self.backbone = backbone
-        self.stem_as_unit = bool(stem_as_unit)
-        self.stages: List[nn.Sequential] = [backbone.body]
-        self.stage_names: List[str] = ['body']
-        self.units = self._build_units()
+    def _init_stages(self):
+        """The body is the only stage."""
+        self.stages = [self.backbone.body]
+        self.stage_names = ['body']
 
     def _build_units(self) -> List[Unit]:
         stem = EDSRStem(self.backbone)
@@ -85,13 +75,6 @@ class EDSRUnits:
                 module, name = StemAndBlock(stem, block), 'stem+body.0'
             units.append(Unit(name, module, 0, i, i == len(body) - 1))
         return units
-
-    def __len__(self) -> int:
-        return len(self.units)
-
-    @property
-    def num_stages(self) -> int:
-        return 1
 
     def stage_out_channels(self, stage: int) -> int:
         """Every EDSR feature has ``mid_channels`` channels."""

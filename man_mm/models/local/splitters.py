@@ -10,9 +10,10 @@ Adding a backbone family (or an SR generator) is one new file::
 
     # man_mm/models/local/my_units.py
     from man_mm.registry import UNIT_SPLITTERS
+    from .backbone_units import BackboneUnits
 
     @UNIT_SPLITTERS.register_module()
-    class MyUnits:
+    class MyUnits(BackboneUnits):
         supported_names = 'mylib.MyBackbone'
 
         @classmethod
@@ -20,9 +21,9 @@ Adding a backbone family (or an SR generator) is one new file::
             from mylib import MyBackbone
             return (MyBackbone, )
 
-        def __init__(self, backbone, stem_as_unit=None): ...
-        # units, num_stages, stage_out_channels(), fresh_blocks_after()
-        # as in ResNetUnits
+        # _init_stages(), _build_units(), stage_out_channels(),
+        # fresh_blocks_after(): see BackboneUnits (darknet_units.py is a
+        # short example)
 
 plus one import line in ``man_mm/models/local/__init__.py``. A task adapter
 (``TaskAdapter`` subclass, registered in ``TASK_ADAPTERS``) is added the same

@@ -15,13 +15,13 @@ Swin-T (depths 2, 2, 6, 2) gives 12 units. The last unit also carries the
 final norm, so the units, run in order, return exactly
 ``backbone(x)[-1]``.
 """
-import sys
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import torch
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
+from .backbone_units import BackboneUnits, types_if_imported
 from .units import Unit, fresh_copy
 
 
@@ -112,7 +112,7 @@ def fresh_swin_copy(module: nn.Module) -> nn.Module:
 
 
 @UNIT_SPLITTERS.register_module()
-class SwinUnits:
+class SwinUnits(BackboneUnits):
     """Units and stage layout of an mmpretrain ``SwinTransformer``.
 
     Args:
@@ -126,16 +126,11 @@ class SwinUnits:
 
     @classmethod
     def supported_types(cls):
-        if 'mmpretrain' not in sys.modules:  # no Swin can exist yet
-            return ()
-        from mmpretrain.models.backbones import SwinTransformer
-        return (SwinTransformer, )
+        return types_if_imported('mmpretrain.models.backbones',
+                                 'SwinTransformer')
 
-    def __init__(self, backbone: nn.Module,
-                 stem_as_unit: Optional[bool] = None):
-        if not isinstance(backbone, self.supported_types()):
-            from .splitters import unsupported_backbone_message
-            raise TypeError(unsupported_backbone_message(backbone))
+    def _init_stages(self):
+        backbone = self.backbone
         last = len(backbone.stages) - 1
         if list(backbone.out_indices) != [last] or \
                 backbone.out_after_downsample:
@@ -146,12 +141,9 @@ class SwinUnits:
                 f'{last},) and out_after_downsample=False (the classifier '
                 f'layout); got out_indices={tuple(backbone.out_indices)}, '
                 f'out_after_downsample={backbone.out_after_downsample}.')
-        self.backbone = backbone
-        self.stem_as_unit = bool(stem_as_unit)
-        self.stages: List[nn.Module] = list(backbone.stages)
+        self.stages = list(backbone.stages)
         self.stage_names = [f'stages.{i}' for i in range(len(self.stages))]
         self.output = SwinOutput(getattr(backbone, f'norm{last}'))
-        self.units = self._build_units()
 
     def _build_units(self) -> List[Unit]:
         stem = SwinStem(self.backbone)
@@ -176,13 +168,6 @@ class SwinUnits:
                     nn.Sequential(*parts)
                 units.append(Unit(name, module, s, i, end))
         return units
-
-    def __len__(self) -> int:
-        return len(self.units)
-
-    @property
-    def num_stages(self) -> int:
-        return len(self.stages)
 
     def stage_out_channels(self, stage: int) -> int:
         return self.stages[max(stage, 0)].embed_dims

@@ -8,11 +8,12 @@ so its checkpoint stays loadable by the unmodified base config.
 """
 import copy
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List
 
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
+from .backbone_units import BackboneUnits
 
 
 @dataclass
@@ -76,7 +77,7 @@ def _supported_resnets():
 
 
 @UNIT_SPLITTERS.register_module()
-class ResNetUnits:
+class ResNetUnits(BackboneUnits):
     """Units and stage layout of an mmpretrain or mmdet ResNet backbone.
 
     Args:
@@ -86,7 +87,6 @@ class ResNetUnits:
         stem_as_unit (bool, optional): Make the stem a unit of its own. By
             default it is, exactly when the backbone has no max-pool (CIFAR).
     """
-    #: What the splitter accepts, for error messages.
     supported_names = ('mmpretrain.ResNet, mmdet.ResNet and subclasses '
                        '(ResNet_CIFAR, ResNetV1c/V1d, man_mm.CifarResNet)')
 
@@ -94,20 +94,14 @@ class ResNetUnits:
     def supported_types(cls):
         return _supported_resnets()
 
-    def __init__(self, backbone: nn.Module,
-                 stem_as_unit: Optional[bool] = None):
-        if not isinstance(backbone, self.supported_types()):
-            from .splitters import unsupported_backbone_message
-            raise TypeError(unsupported_backbone_message(backbone))
-        self.backbone = backbone
-        if stem_as_unit is None:
-            stem_as_unit = not hasattr(backbone, 'maxpool')
-        self.stem_as_unit = stem_as_unit
-        self.stages: List[nn.Sequential] = [
-            getattr(backbone, name) for name in backbone.res_layers
+    def _default_stem_as_unit(self) -> bool:
+        return not hasattr(self.backbone, 'maxpool')
+
+    def _init_stages(self):
+        self.stages = [
+            getattr(self.backbone, name) for name in self.backbone.res_layers
         ]
-        self.stage_names: List[str] = list(backbone.res_layers)
-        self.units = self._build_units()
+        self.stage_names = list(self.backbone.res_layers)
 
     def _build_units(self) -> List[Unit]:
         stem = ResNetStem(self.backbone)
@@ -124,13 +118,6 @@ class ResNetUnits:
                 units.append(
                     Unit(unit_name, module, s, i, i == len(stage) - 1))
         return units
-
-    def __len__(self) -> int:
-        return len(self.units)
-
-    @property
-    def num_stages(self) -> int:
-        return len(self.stages)
 
     def stage_out_channels(self, stage: int) -> int:
         """Output channels of ``stage`` (``-1``: the stem)."""
