@@ -93,3 +93,31 @@ def test_markdown_table_has_every_column():
     md = table1.markdown(rows, 'digits', 2)
     assert '| MAN | 91.00 ± 0.00 | 4.0 | 40.0% |' in md
     assert '91.75' in md  # the paper's CIFAR-10 MAN figure for reference
+
+
+def test_failed_runs_are_reported_and_finished_runs_reused(tmp_path,
+                                                          monkeypatch):
+    import json
+    import train_and_compare as tac  # importable once table1 is loaded
+    # A finished run (its final validation logged) is reused as it is.
+    done = tmp_path / 'bp_seed0' / '20260101_000000' / 'vis_data'
+    done.mkdir(parents=True)
+    (done / 'scalars.json').write_text('\n'.join(json.dumps(r) for r in [
+        dict(iter=1, loss=2.0, time=0.5, act_mem=8.0, mem_peak=10.0),
+        {'accuracy/top1': 93.0, 'step': 6}]))
+    trained = []
+
+    def fake_train(config, run_dir, options, threads=None, tag=''):
+        trained.append(run_dir)
+        raise RuntimeError(f'training {config} failed')
+
+    monkeypatch.setattr(tac, 'train', fake_train)
+    args = table1.parse_args(['digits', '--methods', 'bp', 'infopro',
+                              '--seeds', '1'])
+    runs = table1.run_all(args, str(tmp_path))
+    assert runs['bp'][0]['metric'] == 93.0
+    assert trained == [str(tmp_path / 'infopro_seed0')]
+    assert 'failed' in runs['infopro'][0]['error']
+    rows = table1.summarise_methods(runs, {'bp': 0, 'infopro': 1}, 1.0,
+                                    'digits')
+    assert '(1 of 1 failed)' in table1.markdown(rows, 'digits', 1)

@@ -132,8 +132,23 @@ def images_per_second(model, shape, batch=64, iters=5):
     return batch * iters / (time.perf_counter() - start)
 
 
+def finished(run_dir):
+    """The logged scalars of a run that reached its final validation, or
+    None."""
+    from train_and_compare import read_scalars
+    try:
+        rows = read_scalars(run_dir)
+    except (FileNotFoundError, OSError):
+        return None
+    return rows if any(METRIC in r for r in rows) else None
+
+
 def run_all(args, work_dir):
-    """Train every (method, seed); returns {method: [row per seed]}."""
+    """Train every (method, seed); returns {method: [row per seed]}.
+
+    Runs already finished in ``work_dir`` are reused; a failed run (e.g. a
+    non-finite loss) becomes a row with ``error`` instead of stopping the
+    table."""
     from train_and_compare import read_scalars, say, summarise, train
     options = []
     if args.budget:
@@ -146,12 +161,26 @@ def run_all(args, work_dir):
     def run_one(i, method, seed):
         name = f'{method}_seed{seed}'
         run_dir = osp.join(work_dir, name)
+        done = finished(run_dir)
+        if done is not None:
+            # Re-running the command completes a table: finished runs (and
+            # their checkpoints) are reused, never trained over.
+            say(f'[{i}/{len(runs)}] {METHODS[method][0]}, seed {seed}: '
+                f'reusing the finished run in {run_dir}')
+            row = summarise(name, done, METRIC)
+            row.update(method=method, seed=seed)
+            return row
         say(f'[{i}/{len(runs)}] {METHODS[method][0]}, seed {seed} -> '
             f'{run_dir}')
         start = time.time()
-        train(config_of(args.dataset, method), run_dir,
-              options + [f'randomness.seed={seed}'], threads=1,
-              tag=f'[{i}] ' if jobs > 1 else '')
+        try:
+            train(config_of(args.dataset, method), run_dir,
+                  options + [f'randomness.seed={seed}'], threads=1,
+                  tag=f'[{i}] ' if jobs > 1 else '')
+        except RuntimeError as err:
+            # A method that diverges is a result; the table says so.
+            return dict(config=name, method=method, seed=seed, metric=None,
+                        error=f'{err}; see the log in {run_dir}')
         row = summarise(name, read_scalars(run_dir), METRIC)
         row.update(method=method, seed=seed, wall_s=time.time() - start)
         return row
@@ -159,10 +188,7 @@ def run_all(args, work_dir):
     with ThreadPoolExecutor(jobs) as pool:
         futures = [pool.submit(run_one, i, m, s)
                    for i, (m, s) in enumerate(runs, 1)]
-        try:
-            rows = [f.result() for f in futures]
-        except RuntimeError as err:
-            raise SystemExit(str(err))
+        rows = [f.result() for f in futures]
     out = {m: [] for m in args.methods}
     for row in rows:
         out[row['method']].append(row)
@@ -180,8 +206,9 @@ def summarise_methods(runs, aux_params, throughput, dataset):
             vals = [r[key] for r in rows if r.get(key) is not None]
             return sum(vals) / len(vals) if vals else None
 
+        failed = sum(1 for r in rows if r.get('error'))
         row = dict(
-            method=method, label=METHODS[method][0],
+            method=method, label=METHODS[method][0], failed_runs=failed,
             acc_mean=statistics.mean(acc) if acc else None,
             acc_std=statistics.stdev(acc) if len(acc) > 1 else 0.0,
             acc_per_seed=acc, mem_peak_mib=mean('mem_peak_mib'),
@@ -211,9 +238,11 @@ def markdown(table, dataset, seeds):
         return '-' if v is None else f.format(v)
 
     for r in table:
+        acc = f"{fmt(r['acc_mean'], '{:.2f}')} ± {r['acc_std']:.2f}"
+        if r.get('failed_runs'):
+            acc += f" ({r['failed_runs']} of {seeds} failed)"
         lines.append(
-            f"| {r['label']} | {fmt(r['acc_mean'], '{:.2f}')} ± "
-            f"{r['acc_std']:.2f} | {fmt(r['mem_peak_mib'], '{:.1f}')} | "
+            f"| {r['label']} | {acc} | {fmt(r['mem_peak_mib'], '{:.1f}')} | "
             f"{fmt(r.get('mem_vs_bp'), '{:.1%}')} | "
             f"{fmt(r['act_mem_mib'], '{:.1f}')} | "
             f"{fmt(r['time_s'], '{:.3f}')} | {r['images_per_s']:.0f} | "
