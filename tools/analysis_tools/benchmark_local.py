@@ -50,6 +50,8 @@ AUX_TYPES = {
                          dict(type='man_mm.SLMDetAux', share_head=False)),
         'man_noadapt': ('MAN w/o SLM+bank',
                         dict(type='man_mm.SLMDetAux', adapt=False)),
+        'man_w050': ('MAN, SLM width 0.5',
+                     dict(type='man_mm.SLMDetAux', width=0.5)),
         'dgl': ('DGL', dict(type='man_mm.DGLDetAux')),
     },
     'sr': {

@@ -21,6 +21,19 @@ def owned_or_shared_heads(task, share_head: bool, owner: nn.Module):
     return list(owner.own_heads)
 
 
+def fresh_narrow_blocks(units, last_unit, width: float) -> nn.Sequential:
+    """SLM blocks of inner width ``width``, or a clear error when the
+    backbone's splitter cannot narrow its blocks."""
+    try:
+        return units.fresh_blocks_after(last_unit, width=width)
+    except TypeError as e:
+        if 'width' not in str(e):
+            raise
+        raise TypeError(
+            f'SLM width={width} needs a splitter that can narrow its blocks; '
+            f'{type(units).__name__} cannot. Use width=1.0.') from None
+
+
 @MODELS.register_module()
 class SLMClsAux(nn.Module):
     """SLM auxiliary net for classification.
@@ -78,6 +91,10 @@ class SLMDetAux(nn.Module):
         adapt (bool): SLM + feature bank on (MAN) or off. Defaults to True.
         share_head (bool): Run the detector's own neck/head (which then also
             learn from this loss) or fresh copies. Defaults to True.
+        width (float): Lean switch, off by default: inner width of the SLM
+            blocks relative to the backbone's blocks (their input and
+            output widths are kept, so the bank and the neck fit). 1.0 is
+            the paper's SLM. ResNet backbones only.
 
     Attributes:
         with_cp (bool): Checkpoint each SLM block (set by
@@ -92,16 +109,18 @@ class SLMDetAux(nn.Module):
     """
 
     def __init__(self, task, units, last_unit, adapt: bool = True,
-                 share_head: bool = True):
+                 share_head: bool = True, width: float = 1.0):
         super().__init__()
         self._task = task
         self.adapt, self.share_head = adapt, share_head
+        self.width = width
         self.with_cp = False
         s = last_unit.stage
         self.stage = s
         wanted = task.neck_stages
         if adapt:
-            rest = units.fresh_blocks_after(last_unit)
+            rest = units.fresh_blocks_after(last_unit) if width == 1.0 \
+                else fresh_narrow_blocks(units, last_unit, width)
             n_rest = len(rest) - (units.num_stages - 1 - s)
             self.rest = nn.Sequential(*list(rest)[:n_rest])
             self.later = nn.ModuleList(list(rest)[n_rest:])
@@ -130,4 +149,4 @@ class SLMDetAux(nn.Module):
 
     def extra_repr(self):
         return (f'stage={self.stage}, adapt={self.adapt}, '
-                f'share_head={self.share_head}')
+                f'share_head={self.share_head}, width={self.width}')

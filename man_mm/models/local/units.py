@@ -130,23 +130,39 @@ class ResNetUnits(BackboneUnits):
         return [m for m in last.modules()
                 if isinstance(m, nn.Conv2d)][-1].out_channels
 
-    def fresh_blocks_after(self, unit: Unit) -> nn.Sequential:
+    def fresh_blocks_after(self, unit: Unit,
+                           width: float = 1.0) -> nn.Sequential:
         """Fresh (re-initialised) blocks finishing the network after ``unit``.
 
         One block for the rest of ``unit``'s stage if any remains, then one
         block per later stage, shaped like that stage's first block (paper
         eq. 4: same stages as the backbone, one layer each).
+
+        Args:
+            unit (Unit): The last unit before the fresh blocks.
+            width (float): Inner width of the fresh blocks relative to the
+                backbone's (:func:`narrow_block`); 1.0 is the paper's SLM.
+
+        Returns:
+            nn.Sequential: The fresh blocks, in forward order.
         """
+        if width == 1.0:
+            copy_block = fresh_copy
+        else:
+            from .narrow import narrow_block
+
+            def copy_block(block):
+                return narrow_block(block, width)
         blocks = []
         if unit.stage < 0:
             first_stage = 0
         else:
             stage = self.stages[unit.stage]
             if unit.index < len(stage) - 1:
-                blocks.append(fresh_copy(stage[len(stage) - 1]))
+                blocks.append(copy_block(stage[len(stage) - 1]))
             first_stage = unit.stage + 1
         for stage in self.stages[first_stage:]:
-            blocks.append(fresh_copy(stage[0]))
+            blocks.append(copy_block(stage[0]))
         return nn.Sequential(*blocks)
 
 
