@@ -228,6 +228,9 @@ def setting_options(row: dict, step_per_module: bool) -> str:
     """The ``--cfg-options`` that select a planned setting."""
     opts = [f"model.num_modules={row['num_modules']}",
             f"model.with_cp={row['with_cp']}"]
+    if row.get('slm_width', 1.0) != 1.0:
+        opts += ['model.aux.type=man_mm.SLMDetAux',
+                 f"model.aux.width={row['slm_width']}"]
     if step_per_module:
         opts.append('model.step_per_module=True')
     return ' '.join(opts)

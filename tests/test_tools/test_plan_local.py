@@ -50,3 +50,22 @@ def test_no_setting_fits_a_tiny_budget(tmp_path, capsys):
     assert not any(r['fits'] for r in result['plan'])
     assert 'verify' not in result
     assert 'no setting fits the budget' in capsys.readouterr().out
+
+
+def test_lean_slm_switch_is_planned_with_its_config_line(tmp_path):
+    result = _plan(tmp_path, '--ks', '3', '--slm-widths', '1.0', '0.5')
+    rows = {(r['with_cp'], r['slm_width']): r for r in result['plan']}
+    assert set(rows) == {(cp, w) for cp in (False, True) for w in (1.0, 0.5)}
+    # Narrower SLM blocks: fewer aux weights, gradients and optimizer state.
+    assert rows[False, 0.5]['static_mib'] < rows[False, 1.0]['static_mib']
+    assert 'model.aux.width=0.5' in rows[False, 0.5]['options']
+    assert 'width' not in rows[False, 1.0]['options']
+
+
+def test_lean_switch_is_refused_for_a_classifier(tmp_path):
+    import pytest
+    with pytest.raises(SystemExit, match='lean SLM switch'):
+        load_tool('analysis_tools/plan_local.py').main([
+            osp.join(ROOT, 'configs/classification/resnet32_digits_man_k16.py'),
+            '--batch-size', '2', '--input-size', '32', '32',
+            '--slm-widths', '0.5'])

@@ -5,7 +5,8 @@ Measures every trainable unit of CONFIG's model once (one profiling
 iteration with one module per unit, without and with checkpointing inside
 the local steps, at the given batch), then predicts the true peak memory
 (weights, optimizer state, gradients, activations, temporaries) and the time
-per iteration of every K (even split) with checkpointing off and on. Prints
+per iteration of every K (even split) with checkpointing off and on, and,
+for detectors, with the lean SLM switch at ``--slm-widths``. Prints
 the settings that fit ``--budget-mib``, fastest first, with the
 ``--cfg-options`` that select them; ``--verify`` trains one iteration of the
 first one and prints measured against predicted.
@@ -46,6 +47,11 @@ def parse_args(argv=None):
         help='plan with step_per_module=True (with clip_grad in the config '
         'this clips each module on its own); by default modules step '
         'separately only where that is exact')
+    parser.add_argument(
+        '--slm-widths', type=float, nargs='+', default=[1.0],
+        help="detectors: also plan the lean SLM switch at these inner "
+        "widths (man_mm.SLMDetAux width; 1.0 is the paper's SLM), e.g. "
+        '1.0 0.5; each width is profiled once more')
     parser.add_argument('--verify', action='store_true',
                         help='measure the first fitting setting')
     parser.add_argument('--out', help='write the plan to this JSON file')
@@ -72,27 +78,47 @@ def main(argv=None):
     small = make_batches(task, base, args, batch_size=1)
     step = True if args.step_per_module else None
 
-    def build_local(num_modules=None, **kwargs):
+    def local_kwargs_at(width):
+        if width == 1.0:
+            return local_kwargs
+        aux = dict(local_kwargs.get('aux') or dict(type='man_mm.SLMDetAux'))
+        if task != 'det' or not aux['type'].endswith('SLMDetAux'):
+            raise SystemExit(
+                f'--slm-widths {width}: the lean SLM switch is '
+                "man_mm.SLMDetAux's width (detectors with MAN's aux); this "
+                f"config's aux is {aux['type']!r}.")
+        return dict(local_kwargs, aux=dict(aux, width=width))
+
+    def build_local(num_modules=None, width=1.0, **kwargs):
         return LocalLearningModel(copy.deepcopy(base),
                                   num_modules=num_modules,
-                                  **local_kwargs, **kwargs)
+                                  **local_kwargs_at(width), **kwargs)
 
     def build_optim(model):
         return build_optim_wrapper(cfg, model)
 
-    print('profiling every unit (two iterations) ...', file=sys.stderr,
-          flush=True)
-    profile = profile_units(build_local, build_optim, batch, small, step)
-    rows = plan(profile, args.budget_mib, args.ks)
+    rows, profiles = [], []
+    for width in args.slm_widths:
+        print(f'profiling every unit (two iterations, SLM width {width}) '
+              '...', file=sys.stderr, flush=True)
+        profile = profile_units(
+            lambda **kw: build_local(width=width, **kw), build_optim, batch,
+            small, step)
+        profiles.append(profile)
+        for row in plan(profile, args.budget_mib, args.ks):
+            row['slm_width'] = width
+            row['options'] = setting_options(row, args.step_per_module)
+            rows.append(row)
+    rows.sort(key=lambda r: (not r['fits'], r['time_s']))
+    profile = profiles[0]
     print(f'\n{osp.basename(args.config)}: batch {args.batch_size} x 3x'
           f'{args.input_size[0]}x{args.input_size[1]}, '
           f'{len(profile.units)} trainable units, step per module: '
           f'{profile.step_per_module}, budget: '
           f'{args.budget_mib or "none"} MiB (predicted true peaks)')
-    for row in rows:
-        row['options'] = setting_options(row, args.step_per_module)
     print(format_table(rows, [
         ('num_modules', 'K', '{}'), ('with_cp', 'with_cp', '{}'),
+        ('slm_width', 'SLM width', '{}'),
         ('total_mib', 'true peak (MiB)', '{:.1f}'),
         ('static_mib', 'static (MiB)', '{:.1f}'),
         ('time_s', 's/iter', '{:.2f}'), ('fits', 'fits', '{}')]))
@@ -110,6 +136,7 @@ def main(argv=None):
         if args.verify:
             torch.manual_seed(0)
             model = build_local(num_modules=best['num_modules'],
+                                width=best['slm_width'],
                                 with_cp=best['with_cp'], step_per_module=step)
             measured = measure_train_step(
                 model, batch, iters=1, warmup=1,
