@@ -23,6 +23,9 @@ STYLE = {  # method label prefix -> (marker, colour); first match wins
     'MAN (SLM+bank), one step': ('v', 'tab:orange'),
     'MAN (SLM+bank) + cp': ('D', 'tab:green'),
     'MAN (SLM+bank)': ('o', 'tab:blue'),
+    'MAN, SLM width 0.5, one step': ('1', 'tab:cyan'),
+    'MAN, SLM width 0.5 + cp': ('d', 'tab:brown'),
+    'MAN, SLM width 0.5': ('h', 'tab:cyan'),
     'DGL': ('^', 'tab:red'),
 }
 
