@@ -44,4 +44,8 @@ for model in ${MODELS[@]}; do
     # global gradient norm), and DGL.
     "$PY" "${BENCH[@]}" "$cfg" --batch-size 2 --ks 4 all --aux man dgl \
         --no-cp --out "$OUT/${name}_aux.json"
+    # The lean SLM switch (inner width 0.5), per module, without and with
+    # checkpointing.
+    "$PY" "${BENCH[@]}" "$cfg" --batch-size 2 --ks 4 all --aux man_w050 \
+        --step-per-module --local-cp --no-cp --out "$OUT/${name}_lean.json"
 done
