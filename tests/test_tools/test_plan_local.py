@@ -64,8 +64,10 @@ def test_lean_slm_switch_is_planned_with_its_config_line(tmp_path):
 
 def test_lean_switch_is_refused_for_a_classifier(tmp_path):
     import pytest
+    config = osp.join(ROOT, 'configs/classification',
+                      'resnet32_digits_man_k16.py')
     with pytest.raises(SystemExit, match='lean SLM switch'):
         load_tool('analysis_tools/plan_local.py').main([
-            osp.join(ROOT, 'configs/classification/resnet32_digits_man_k16.py'),
+            config,
             '--batch-size', '2', '--input-size', '32', '32',
             '--slm-widths', '0.5'])

@@ -95,8 +95,8 @@ def test_markdown_table_has_every_column():
     assert '91.75' in md  # the paper's CIFAR-10 MAN figure for reference
 
 
-def test_failed_runs_are_reported_and_finished_runs_reused(tmp_path,
-                                                          monkeypatch):
+def test_failed_runs_are_reported_and_finished_runs_reused(
+        tmp_path, monkeypatch):
     import json
     import train_and_compare as tac  # importable once table1 is loaded
     # A finished run (its final validation logged) is reused as it is.

@@ -104,7 +104,6 @@ def config_of(dataset, method):
 
 def model_facts(dataset):
     """Aux parameters per method and the stripped network's throughput."""
-    import torch
     from mmengine.config import Config
     from mmengine.registry import MODELS, init_default_scope
     init_default_scope('mmpretrain')
