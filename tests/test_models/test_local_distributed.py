@@ -132,6 +132,19 @@ def _worker(rank, port, out):
         for s in wrapper.module.model.val_step(copy.deepcopy(data))]
     assert wrapper.grad_sync.stats['allreduce_calls'] == calls
 
+    # A gradient that exists on one rank only (a data-dependent branch):
+    # the same collectives on both ranks, averaged as if it were zero on
+    # the other; a gradient no rank has stays None.
+    from man_mm.models import GradientSync
+    a, b, c = (torch.nn.Parameter(torch.zeros(3)) for _ in range(3))
+    a.grad = torch.full((3, ), float(rank + 1))
+    if rank == 0:
+        b.grad = torch.full((3, ), 4.0)
+    sync = GradientSync(bucket_size_mb=1e-5)  # one bucket per tensor
+    sync.module_done(0, [a, b, c])
+    sync.finish([])
+    res['partial_grads'] = (a.grad.clone(), b.grad.clone(), c.grad)
+
     # Clear errors.
     try:
         LocalDistributedDataParallel(wrapper.module.model)
@@ -220,6 +233,14 @@ def test_memory_saving_survives_distribution(ranks):
         # ...while mmengine's default wrapper keeps every module's graph
         # (so this test can fail).
         assert r['mem_mmddp'] > 1.5 * r['mem_single']
+
+
+def test_gradient_present_on_one_rank_only(ranks):
+    for res in ranks:
+        a, b, c = res['partial_grads']
+        torch.testing.assert_close(a, torch.full((3, ), 1.5))
+        torch.testing.assert_close(b, torch.full((3, ), 2.0))
+        assert c is None
 
 
 def test_val_step_runs_the_base_model(ranks):

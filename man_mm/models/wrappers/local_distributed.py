@@ -22,10 +22,11 @@ from man_mm.registry import MODEL_WRAPPERS
 class _Bucket:
     """Gradients reduced as one flat tensor."""
 
-    __slots__ = ('grads', 'flat', 'work')
+    __slots__ = ('params', 'grads', 'flat', 'work')
 
-    def __init__(self, grads: List[torch.Tensor]):
-        self.grads = grads
+    def __init__(self, params: List[nn.Parameter],
+                 grads: List[torch.Tensor]):
+        self.params, self.grads = params, grads
         self.flat = _flatten_dense_tensors(grads)
         self.work = None
 
@@ -83,38 +84,57 @@ class GradientSync:
         return optim_wrapper.should_sync()
 
     def module_done(self, index, params: Sequence[nn.Parameter]) -> None:
-        """Start averaging ``params``' gradients (module ``index``)."""
-        grads = [p.grad for p in params if p.grad is not None]
-        if not grads:
+        """Start averaging ``params``' gradients (module ``index``).
+
+        ``params`` is the same list, in the same order, on every rank, so
+        every rank issues the same collectives with the same sizes even
+        when a gradient exists on some ranks only (a data-dependent
+        branch): a missing gradient is reduced as zeros, and one flag per
+        parameter says whether any rank had it.
+        """
+        params = list(params)
+        if not params:
             return
         start = time.perf_counter()
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p)
+                 for p in params]
+        flags = torch.tensor([float(p.grad is not None) for p in params],
+                             device=grads[0].device)
+        flag_work = dist.all_reduce(flags, group=self.process_group,
+                                    async_op=True)
         buckets = []
-        for group in self._bucketise(grads):
-            bucket = _Bucket(group)
+        for group in self._bucketise(list(zip(params, grads))):
+            bucket = _Bucket([p for p, _ in group], [g for _, g in group])
             bucket.work = dist.all_reduce(
                 bucket.flat, group=self.process_group, async_op=True)
             self.stats['allreduce_calls'] += 1
             self.stats['allreduce_bytes'] += \
                 bucket.flat.numel() * bucket.flat.element_size()
             buckets.append(bucket)
-        self._pending[index] = buckets
+        self._pending[index] = (params, flags, flag_work, buckets)
         self.stats['comm_wait_s'] += time.perf_counter() - start
         if not self.overlap:
             self.wait(index)
 
     def wait(self, index) -> None:
         """Block until module ``index``'s gradients are averaged."""
-        buckets = self._pending.pop(index, None)
-        if not buckets:
+        pending = self._pending.pop(index, None)
+        if pending is None:
             return
+        params, flags, flag_work, buckets = pending
         start = time.perf_counter()
+        flag_work.wait()
+        used = {id(p) for p, n in zip(params, flags.tolist()) if n > 0}
         for bucket in buckets:
             bucket.work.wait()
             bucket.flat.div_(self.world_size)
-            for grad, avg in zip(
-                    bucket.grads,
+            for p, grad, avg in zip(
+                    bucket.params, bucket.grads,
                     _unflatten_dense_tensors(bucket.flat, bucket.grads)):
                 grad.copy_(avg)
+                # No rank had a gradient: leave it None, as one process
+                # would (the optimizer then skips the parameter).
+                p.grad = grad if id(p) in used else None
         self.stats['comm_wait_s'] += time.perf_counter() - start
 
     def finish(self, params: Sequence[nn.Parameter]) -> None:
@@ -124,19 +144,19 @@ class GradientSync:
         for index in list(self._pending):
             self.wait(index)
 
-    def _bucketise(self, grads: List[torch.Tensor]
-                   ) -> List[List[torch.Tensor]]:
-        """Consecutive gradients of one dtype and device, up to
-        :attr:`bucket_bytes` each."""
+    def _bucketise(self, pairs: List[tuple]) -> List[List[tuple]]:
+        """Consecutive ``(param, grad)`` pairs of one dtype and device, up
+        to :attr:`bucket_bytes` of gradients each."""
         buckets, current, size, key = [], [], 0, None
-        for g in grads:
+        for pair in pairs:
+            g = pair[1]
             nbytes = g.numel() * g.element_size()
             g_key = (g.dtype, g.device)
             if current and (g_key != key
                             or size + nbytes > self.bucket_bytes):
                 buckets.append(current)
                 current, size = [], 0
-            current.append(g)
+            current.append(pair)
             size += nbytes
             key = g_key
         if current:
