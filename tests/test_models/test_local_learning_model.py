@@ -312,3 +312,26 @@ def test_memory_balanced_split_lowers_the_costliest_module():
     assert [n for lm in balanced.local_modules for n in lm.unit_names] == \
         list(costs)
     assert worst(balanced) < worst(even)
+
+
+def test_sync_bn_conversion_reaches_every_local_module():
+    """mmengine's ``sync_bn`` converts the registered model after the units
+    were built; every local module must then run the converted layers (the
+    stem too, which a unit wraps)."""
+    from mmengine.model import convert_sync_batchnorm
+    from torch.nn.modules.batchnorm import _BatchNorm
+    model = convert_sync_batchnorm(local_model(depth=20, num_modules=4))
+    ran = []
+    seen = set(model.modules()) | {m for lm in model.local_modules
+                                   for m in lm.modules()}
+    for m in seen:
+        if isinstance(m, _BatchNorm):
+            m.register_forward_hook(lambda m, i, o: ran.append(m))
+    model.eval()  # SyncBatchNorm runs as BN outside a process group
+    x = torch.randn(2, 3, 32, 32)
+    for lm in model.local_modules:
+        x = lm.body(x)
+    assert all(isinstance(m, torch.nn.SyncBatchNorm) for m in ran)
+    assert model.model.backbone.norm1 in ran
+    assert len(ran) == sum(isinstance(m, _BatchNorm)
+                           for m in model.model.backbone.modules())

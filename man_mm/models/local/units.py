@@ -40,10 +40,23 @@ class Unit:
 
 
 class ResNetStem(nn.Module):
-    """The stem of an mmpretrain/mmdet ResNet as one module (same weights)."""
+    """The stem of an mmpretrain/mmdet ResNet as one module (same weights).
+
+    ``layers`` registers the stem's modules (so the unit owns their
+    parameters), but ``forward`` runs the backbone's modules *as they are
+    now*: mmengine's ``sync_bn`` conversion replaces ``backbone.bn1`` by a
+    ``SyncBatchNorm`` (sharing its parameters and buffers) after the units
+    are built, and the stem must run the converted one.
+    """
 
     def __init__(self, backbone: nn.Module):
         super().__init__()
+        # A plain list: the backbone must not be registered again here.
+        self._backbone = [backbone]
+        self.layers = nn.Sequential(*self.backbone_layers())
+
+    def backbone_layers(self) -> list:
+        backbone = self._backbone[0]
         if getattr(backbone, 'deep_stem', False):
             layers = [backbone.stem]
         else:
@@ -54,10 +67,12 @@ class ResNetStem(nn.Module):
         # CIFAR variants have no max-pool: their forward skips it.
         if hasattr(backbone, 'maxpool'):
             layers.append(backbone.maxpool)
-        self.layers = nn.Sequential(*layers)
+        return layers
 
     def forward(self, x):
-        return self.layers(x)
+        for layer in self.backbone_layers():
+            x = layer(x)
+        return x
 
 
 class StemAndBlock(nn.Sequential):
