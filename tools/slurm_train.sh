@@ -12,7 +12,14 @@ CONFIG=$3
 WORK_DIR=$4
 GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-TASKS_PER_NODE=${TASKS_PER_NODE:-$GPUS_PER_NODE}
+if [ "$GPUS_PER_NODE" -gt 0 ]; then
+    TASKS_PER_NODE=${TASKS_PER_NODE:-$GPUS_PER_NODE}
+else
+    # CPU tasks: all on one node unless told otherwise, and no GPU is used
+    # even on GPU nodes (the gloo path starts only without CUDA).
+    TASKS_PER_NODE=${TASKS_PER_NODE:-$GPUS}
+    export CUDA_VISIBLE_DEVICES=
+fi
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 GRES=()
@@ -23,7 +30,7 @@ set -x
 PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
 srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
-    "${GRES[@]}" \
+    ${GRES[@]+"${GRES[@]}"} \
     --ntasks="$GPUS" \
     --ntasks-per-node="$TASKS_PER_NODE" \
     --cpus-per-task="$CPUS_PER_TASK" \

@@ -72,19 +72,25 @@ def init_cpu_distributed(cfg) -> bool:
         raise RuntimeError(
             f'--launcher {launcher} without CUDA is not supported; use '
             "--launcher pytorch (tools/dist_train.sh) or slurm on CPU.")
-    env_cfg = cfg.setdefault('env_cfg', {})
-    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    # Assigned, not setdefault-ed: a Config stores a converted copy of a
+    # new dict, so writing into the returned one would be lost.
+    env_cfg = dict(cfg.get('env_cfg') or {})
+    dist_cfg = dict(env_cfg.get('dist_cfg') or {})
     backend = dist_cfg.get('backend', 'nccl')
     if backend != 'gloo':
         print_log(f'CUDA is not available: backend {backend!r} replaced by '
                   "'gloo' (CPU).", logger='current')
     dist_cfg['backend'] = 'gloo'
+    env_cfg['dist_cfg'] = dist_cfg
+    cfg.env_cfg = env_cfg
     if cfg.get('model_wrapper_cfg') is None:
         # Runner.wrap_model's default passes device_ids=[LOCAL_RANK], which
-        # DDP reads as a CUDA device; None is DDP's CPU form.
+        # DDP reads as a CUDA device; None is DDP's CPU form. The rest is
+        # as mmengine's default.
         cfg.model_wrapper_cfg = dict(
             type='MMDistributedDataParallel', device_ids=None,
-            broadcast_buffers=False)
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
     timeout = dist_cfg.get('timeout', 1800)
     dist.init_process_group(
         backend='gloo', timeout=datetime.timedelta(seconds=timeout))

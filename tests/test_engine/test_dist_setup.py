@@ -39,3 +39,31 @@ def test_slurm_env_as_mmengine_sets_it():
                          MASTER_ADDR='n1'))
     assert env == dict(RANK='3', WORLD_SIZE='4', LOCAL_RANK='1',
                        MASTER_PORT='29500', MASTER_ADDR='n1')
+
+
+def test_cpu_process_group_sets_gloo_in_the_config(monkeypatch):
+    """One-process gloo group: the config records the backend even when it
+    had no env_cfg, and a BP model keeps mmengine's DDP defaults."""
+    import socket
+
+    import pytest
+    import torch
+    import torch.distributed as dist
+    if torch.cuda.is_available() or dist.is_initialized():
+        pytest.skip('the CPU path runs only without CUDA and a group')
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    for key, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0',
+                           MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT=str(port)).items():
+        monkeypatch.setenv(key, value)
+    cfg = _cfg(cifar_classifier(), find_unused_parameters=True)
+    try:
+        assert init_cpu_distributed(cfg)
+        assert dist.get_backend() == 'gloo'
+    finally:
+        dist.destroy_process_group()
+    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+    assert cfg.model_wrapper_cfg.find_unused_parameters is True
+    assert cfg.model_wrapper_cfg.device_ids is None
