@@ -55,17 +55,16 @@ class InfoProClsAux(nn.Module):
         self.cls_weight = interpolate(cls_weight, frac)
         # Undo the data preprocessor's normalisation: the target is the
         # image in [0, 1], the scale InfoPro's weights were tuned for.
-        pre = getattr(task.model, 'data_preprocessor', None)
-        mean, std = getattr(pre, 'mean', None), getattr(pre, 'std', None)
-        self._restore = (mean, std) if getattr(pre, '_enable_normalize',
-                                               False) else None
+        # A plain list: the preprocessor belongs to the base model. Its
+        # mean/std buffers are read at call time (on the inputs' device).
+        self._preprocessor = [getattr(task.model, 'data_preprocessor', None)]
 
     def target(self, inputs):
-        if self._restore is None:
-            return inputs.clamp(0, 1)
-        mean, std = self._restore
-        image = (inputs * std.to(inputs) + mean.to(inputs)) / 255.
-        return image.clamp(0, 1)
+        pre = self._preprocessor[0]
+        image = inputs
+        if getattr(pre, '_enable_normalize', False):
+            image = image * pre.std.to(inputs) + pre.mean.to(inputs)
+        return (image / 255.).clamp(0, 1)
 
     def forward(self, x, data_samples, bank):
         image = self.target(bank['inputs'])

@@ -47,9 +47,13 @@ class ConvNeXtOutput(nn.Module):
 def fresh_convnext_copy(module: nn.Module) -> nn.Module:
     """:func:`fresh_copy` that also resets layer-scale ``gamma`` (a bare
     parameter no ``reset_parameters`` covers) to mmpretrain's default."""
+    from mmpretrain.models.backbones.convnext import ConvNeXtBlock
     new = fresh_copy(module)
     for m in new.modules():
-        if isinstance(getattr(m, 'gamma', None), nn.Parameter):
+        # Only the blocks' layer scale: ConvNeXt-V2's GRN also has a
+        # ``gamma``, which starts at 0 (its reset_parameters).
+        if isinstance(m, ConvNeXtBlock) and isinstance(
+                getattr(m, 'gamma', None), nn.Parameter):
             with torch.no_grad():
                 m.gamma.fill_(LAYER_SCALE_INIT)
     return new

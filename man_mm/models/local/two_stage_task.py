@@ -36,6 +36,13 @@ class TwoStageTaskAdapter(DetTaskAdapter):
                 f'{type(model).__name__} has no rpn_head (it reads '
                 'precomputed proposals): man_mm trains two-stage detectors '
                 'with their RPN only.')
+        if getattr(model, 'neck', None) is None:
+            # The local FPN is the point of the bank; a C4-style detector
+            # would need its own adapter.
+            raise TypeError(
+                f'{type(model).__name__} has no neck: man_mm trains two-stage '
+                'detectors with an FPN-style neck (e.g. Faster R-CNN R50-FPN),'
+                ' not C4 heads.')
 
     def loss(self, feats, data_samples, heads=None, bank=None):
         """RPN and RoI-head losses from ``feats`` (``{stage: tensor}``, or
