@@ -115,6 +115,12 @@ class GradientSync:
         self.stats['comm_wait_s'] += time.perf_counter() - start
         if not self.overlap:
             self.wait(index)
+        # Earlier modules had this module's whole compute to finish their
+        # communication: completing them now frees their flat copies, so
+        # at most two modules' copies are alive even with one step per
+        # iteration.
+        for other in [i for i in self._pending if i != index]:
+            self.wait(other)
 
     def wait(self, index) -> None:
         """Block until module ``index``'s gradients are averaged."""
