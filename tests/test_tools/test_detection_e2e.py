@@ -15,7 +15,7 @@ import torch
 
 from tests.helpers import load_tool
 
-from .test_train_e2e import (ENV, PY, ROOT, run, strip_aux,
+from .test_train_e2e import (ENV, PY, ROOT, strip_aux, train_man,
                              write_man_config)
 
 SHAPES_MODEL = osp.join(ROOT, 'configs', '_base_', 'models',
@@ -72,9 +72,7 @@ def configs(tmp_path_factory, shapes):
 @pytest.fixture(scope='module')
 def trained(configs, tmp_path_factory):
     work = tmp_path_factory.mktemp('work') / 'man'
-    proc = run('tools/train.py', str(configs / 'man.py'), '--work-dir',
-               str(work), cwd=ROOT)
-    return work, proc
+    return work, train_man(configs, work)
 
 
 def _mmdet_test(config, checkpoint, tmp_path, tag, **env):

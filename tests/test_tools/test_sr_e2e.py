@@ -19,7 +19,7 @@ from PIL import Image
 
 from tests.helpers import load_tool
 
-from .test_train_e2e import (ENV, PY, ROOT, run, strip_aux,
+from .test_train_e2e import (ENV, PY, ROOT, run, strip_aux, train_man,
                              write_man_config)
 
 PHOTOS = ['astronaut.png', 'coffee.png', 'chelsea.png']  # 2 train, 1 val
@@ -103,9 +103,7 @@ def configs(tmp_path_factory, photos):
 @pytest.fixture(scope='module')
 def trained(configs, tmp_path_factory):
     work = tmp_path_factory.mktemp('work') / 'man'
-    proc = run('tools/train.py', str(configs / 'man.py'), '--work-dir',
-               str(work), cwd=ROOT)
-    return work, proc
+    return work, train_man(configs, work)
 
 
 def _mmagic_test(config, checkpoint, tmp_path):

@@ -98,7 +98,9 @@ def write_man_config(directory, max_iters, num_modules=None):
         """))
 
 
-def _train(configs, work_dir, *extra):
+def train_man(configs, work_dir, *extra):
+    """Train ``configs/man.py`` (see :func:`write_man_config`) with
+    ``tools/train.py`` into ``work_dir``."""
     return run('tools/train.py', str(configs / 'man.py'), '--work-dir',
                str(work_dir), *extra, cwd=ROOT)
 
@@ -120,7 +122,7 @@ def strip_aux(checkpoint, out):
 @pytest.fixture(scope='module')
 def trained(configs, tmp_path_factory):
     work = tmp_path_factory.mktemp('work') / 'full'
-    proc = _train(configs, work)
+    proc = train_man(configs, work)
     return work, proc
 
 
@@ -173,9 +175,9 @@ def _accuracy(log):
 def test_resume_continues_the_run(trained, configs, tmp_path):
     full, _ = trained
     part = tmp_path / 'part'
-    _train(configs, part, '--cfg-options', 'train_cfg.max_iters=2')
+    train_man(configs, part, '--cfg-options', 'train_cfg.max_iters=2')
     assert osp.isfile(part / 'iter_2.pth')
-    _train(configs, part, '--resume')
+    train_man(configs, part, '--resume')
     a, b = _state(full / 'iter_4.pth'), _state(part / 'iter_4.pth')
     assert a.keys() == b.keys()
     for k in a:
