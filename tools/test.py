@@ -12,7 +12,7 @@ from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from man_mm.engine.dist_setup import init_cpu_distributed, use_local_ddp
+from man_mm.engine.dist_setup import cpu_distributed, use_local_ddp
 
 # mmengine 0.10 calls torch.load without weights_only; torch >= 2.6 would
 # then refuse its own checkpoints (optimizer/message-hub state) on resume.
@@ -59,17 +59,18 @@ def main():
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     use_local_ddp(cfg)  # its test_step is the base model's
-    init_cpu_distributed(cfg)  # CPU: gloo (mmengine's init_dist needs CUDA)
-    runner = Runner.from_cfg(cfg)
-    seen = {}
+    # CPU: gloo (mmengine's init_dist needs CUDA), destroyed at the end.
+    with cpu_distributed(cfg):
+        runner = Runner.from_cfg(cfg)
+        seen = {}
 
-    class KeepMetrics(Hook):
-        # mmagic's MultiTestLoop returns nothing: read the metrics here.
-        def after_test_epoch(self, runner, metrics=None):
-            seen.update(metrics or {})
+        class KeepMetrics(Hook):
+            # mmagic's MultiTestLoop returns nothing: read the metrics here.
+            def after_test_epoch(self, runner, metrics=None):
+                seen.update(metrics or {})
 
-    runner.register_hook(KeepMetrics(), 'LOWEST')
-    metrics = runner.test() or seen
+        runner.register_hook(KeepMetrics(), 'LOWEST')
+        metrics = runner.test() or seen
     if args.out:
         import json
         with open(args.out, 'w') as f:

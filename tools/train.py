@@ -18,7 +18,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from man_mm.engine.dist_setup import init_cpu_distributed, use_local_ddp
+from man_mm.engine.dist_setup import cpu_distributed, use_local_ddp
 
 # mmengine 0.10 calls torch.load without weights_only; torch >= 2.6 would
 # then refuse its own checkpoints (optimizer/message-hub state) on resume.
@@ -189,9 +189,9 @@ def main():
     check_data_roots(cfg)
     check_load_from(cfg)
     use_local_ddp(cfg)
-    init_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    with cpu_distributed(cfg):
+        runner = Runner.from_cfg(cfg)
+        runner.train()
 
 
 if __name__ == '__main__':

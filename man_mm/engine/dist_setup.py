@@ -17,6 +17,7 @@ Two gaps of mmengine 0.10 for local learning:
 import datetime
 import os
 import subprocess
+from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
@@ -98,6 +99,25 @@ def init_cpu_distributed(cfg) -> bool:
               f'{dist.get_rank()} of {dist.get_world_size()} '
               f'(launcher {launcher}).', logger='current')
     return True
+
+
+@contextmanager
+def cpu_distributed(cfg):
+    """:func:`init_cpu_distributed` for the duration of a run.
+
+    Destroys the process group it created when the block ends: a gloo group
+    left to interpreter shutdown can abort a finished run ("terminate
+    called without an active exception").
+
+    Yields:
+        bool: Whether a process group was initialised here.
+    """
+    created = init_cpu_distributed(cfg)
+    try:
+        yield created
+    finally:
+        if created and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def _is_local_model(model_cfg) -> bool:

@@ -1,8 +1,9 @@
 """man_mm.engine.dist_setup: what tools/train.py does to a config before
-the Runner is built (no process group is created here)."""
+the Runner is built (one test makes a one-process gloo group)."""
 from mmengine.config import Config
 
-from man_mm.engine.dist_setup import (LOCAL_DDP, init_cpu_distributed,
+from man_mm.engine.dist_setup import (LOCAL_DDP, cpu_distributed,
+                                      init_cpu_distributed,
                                       slurm_env, use_local_ddp)
 from tests.helpers import cifar_classifier
 
@@ -60,10 +61,14 @@ def test_cpu_process_group_sets_gloo_in_the_config(monkeypatch):
         monkeypatch.setenv(key, value)
     cfg = _cfg(cifar_classifier(), find_unused_parameters=True)
     try:
-        assert init_cpu_distributed(cfg)
-        assert dist.get_backend() == 'gloo'
+        with cpu_distributed(cfg) as created:
+            assert created
+            assert dist.get_backend() == 'gloo'
+        # Destroyed by the context: none is left to interpreter shutdown.
+        assert not dist.is_initialized()
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():
+            dist.destroy_process_group()
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
     assert cfg.model_wrapper_cfg.find_unused_parameters is True
     assert cfg.model_wrapper_cfg.device_ids is None
