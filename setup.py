@@ -47,7 +47,7 @@ def add_mim_extension():
     repo_path = osp.dirname(osp.abspath(__file__))
     mim_path = osp.join(repo_path, 'man_mm', '.mim')
     os.makedirs(mim_path, exist_ok=True)
-    for name in ('tools', 'configs'):
+    for name in ('tools', 'configs', 'model-index.yml'):
         src = osp.join(repo_path, name)
         tar = osp.join(mim_path, name)
         if osp.islink(tar) or osp.isfile(tar):
@@ -56,6 +56,8 @@ def add_mim_extension():
             shutil.rmtree(tar)
         if mode == 'symlink':
             os.symlink(osp.relpath(src, mim_path), tar)
+        elif osp.isfile(src):
+            shutil.copyfile(src, tar)
         else:
             shutil.copytree(src, tar)
 
@@ -73,7 +75,8 @@ if __name__ == '__main__':
         packages=find_packages(exclude=('tests', 'tests.*', 'configs',
                                         'tools')),
         include_package_data=True,
-        package_data={'man_mm': ['.mim/configs/**/*.py', '.mim/tools/*.py',
+        package_data={'man_mm': ['.mim/model-index.yml',
+                                 '.mim/configs/**/*.py', '.mim/tools/*.py',
                                  '.mim/tools/**/*.py', '.mim/tools/*.sh']},
         python_requires='>=3.8',
         install_requires=parse_requirements('requirements/runtime.txt'),

@@ -79,4 +79,12 @@ fi
 
 # Point the venv at *this* checkout (CI clones elsewhere than the developer).
 "$PY" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e "$ROOT" >&2
+# mim (`mim train man_mm CFG`) and mmengine (`_base_ = 'man_mm::...'`) look
+# for man_mm/.mim under the distribution's location, site-packages; an
+# editable install has no package there, so link the checkout's in.
+SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+if [ -d "$SITE/man_mm" ] && [ ! -L "$SITE/man_mm" ]; then
+    rm -rf "$SITE/man_mm"  # a copy left by a non-editable install
+fi
+ln -sfn "$ROOT/man_mm" "$SITE/man_mm"
 echo "$VENV"

@@ -11,18 +11,18 @@ man_mm.LocalDistributedDataParallel (keeps the memory saving) unless the
 config sets model_wrapper_cfg; without CUDA the processes use gloo on CPU.
 """
 import argparse
-import glob
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+# Imported first: registers the man_mm:: config prefix and lets torch load
+# mmengine's resume files.
+import man_mm  # noqa: F401
+from man_mm.engine.config_checks import (check_data_roots, check_load_from,
+                                         check_loop_cfgs, check_work_dir)
 from man_mm.engine.dist_setup import cpu_distributed, use_local_ddp
-
-# mmengine 0.10 calls torch.load without weights_only; torch >= 2.6 would
-# then refuse its own checkpoints (optimizer/message-hub state) on resume.
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 
 
 def parse_args():
@@ -97,96 +97,14 @@ def merge_args(cfg, args):
     return cfg
 
 
-def check_work_dir(cfg):
-    """Refuse to overwrite checkpoints of an earlier run."""
-    if cfg.get('resume', False):
-        return
-    old = sorted(glob.glob(osp.join(cfg.work_dir, '*.pth')))
-    if old:
-        raise FileExistsError(
-            f'work dir {cfg.work_dir} already holds checkpoints '
-            f'({", ".join(osp.basename(p) for p in old[:3])}'
-            f'{", ..." if len(old) > 3 else ""}) that this run would '
-            'overwrite. Pass --resume to continue that run, or choose '
-            'another --work-dir.')
-
-
-# Where the embedded data sets come from, for the error message.
-DATA_HINTS = {
-    'digits': 'python tools/dataset_converters/prepare_digits.py',
-    'shapes_coco': 'python tools/dataset_converters/make_shapes_coco.py',
-    'sr_photos': 'python tools/dataset_converters/prepare_sr_photos.py',
-}
-# Real sets read in a standard layout that a converter of their library
-# makes (not downloaded by man_mm).
-LAYOUT_HINTS = {
-    'DIV2K': "mmagic's DIV2K layout (DIV2K_train_HR_sub, "
-    'DIV2K_train_LR_bicubic/X{2,3,4}_sub, meta_info_DIV2K800sub_GT.txt), '
-    "made from the official DIV2K zips by mmagic's "
-    'tools/dataset_converters/div2k/preprocess_div2k_dataset.py',
-    'Set5': "mmagic's Set5 layout (GTmod12/, LRbicx{2,3,4}/)",
-    'Set14': "mmagic's Set14 layout (GTmod12/, LRbicx{2,3,4}/)",
-}
-
-
-def _dataset_configs(dataset, key):
-    """Yield ``(key, cfg)`` for a dataset config and the ones it wraps
-    (``RepeatDataset.dataset``, ``ConcatDataset.datasets``, ...)."""
-    if not dataset:
-        return
-    yield key, dataset
-    yield from _dataset_configs(dataset.get('dataset'), f'{key}.dataset')
-    for i, inner in enumerate(dataset.get('datasets') or []):
-        yield from _dataset_configs(inner, f'{key}.datasets.{i}')
-
-
-def check_data_roots(cfg):
-    """Fail early, and say how to fix it, when a data root is missing."""
-    for split in ('train', 'val', 'test'):
-        loaders = cfg.get(f'{split}_dataloader')
-        # mmagic's MultiValLoop/MultiTestLoop take a list of loaders.
-        if not isinstance(loaders, (list, tuple)):
-            loaders = [loaders]
-        for n, loader in enumerate(loaders):
-            _check_loader_roots(
-                loader, split, f'{split}_dataloader' +
-                (f'.{n}' if len(loaders) > 1 else ''))
-
-
-def _check_loader_roots(loader, split, where):
-    for key, dataset in _dataset_configs(
-            loader.get('dataset') if loader else None, f'{where}.dataset'):
-        root = dataset.get('data_root')
-        if root and not osp.isdir(root):
-            name = osp.basename(osp.normpath(root))
-            hint = DATA_HINTS.get(name)
-            layout = LAYOUT_HINTS.get(name, 'its standard layout')
-            fix = f'run `{hint} --out {root}`' if hint else (
-                f'put the data set there in {layout} (see README, '
-                f'"Configs"), or pass --cfg-options {key}.data_root=PATH')
-            raise FileNotFoundError(
-                f'data root {root!r} of {split}_dataloader does not '
-                f'exist: {fix}.')
-
-
-def check_load_from(cfg):
-    """Fail early when ``load_from`` (e.g. the x2 model an SR x3/x4 config
-    starts from) is missing."""
-    path = cfg.get('load_from')
-    if path and not cfg.get('resume', False) and '://' not in path \
-            and not osp.isfile(path):
-        raise FileNotFoundError(
-            f'load_from={path!r} does not exist. Train the model it names '
-            'first (SR x3/x4 configs start from the x2 one), or pass '
-            '--cfg-options load_from=PATH (load_from=None to start from '
-            'scratch).')
-
-
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     check_work_dir(cfg)
-    check_data_roots(cfg)
+    check_loop_cfgs(cfg)
+    # Distributed ranks would race to write an embedded data set.
+    check_data_roots(
+        cfg, write_embedded=int(os.environ.get('WORLD_SIZE', '1')) == 1)
     check_load_from(cfg)
     use_local_ddp(cfg)
     with cpu_distributed(cfg):

@@ -8,7 +8,14 @@ model = dict(
     _delete_=True,
     type='man_mm.LocalLearningModel',
     model={{_base_.model}})
-train_cfg = dict(type='man_mm.LocalEpochBasedTrainLoop')
+# mmpretrain's schedule writes train_cfg = dict(by_epoch=True, ...); a loop
+# `type` cannot sit beside it, so the loop config is replaced whole, keeping
+# the base's epochs and validation interval.
+train_cfg = dict(
+    _delete_=True,
+    type='man_mm.LocalEpochBasedTrainLoop',
+    max_epochs={{_base_.train_cfg.max_epochs}},
+    val_interval={{_base_.train_cfg.val_interval}})
 # mmpretrain's EMA hook, kept, plus the feature bank's.
 custom_hooks = [
     dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),

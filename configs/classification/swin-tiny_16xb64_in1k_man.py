@@ -9,5 +9,12 @@ model = dict(
     _delete_=True,
     type='man_mm.LocalLearningModel',
     model={{_base_.model}})
-train_cfg = dict(type='man_mm.LocalEpochBasedTrainLoop')
+# mmpretrain's schedule writes train_cfg = dict(by_epoch=True, ...); a loop
+# `type` cannot sit beside it, so the loop config is replaced whole, keeping
+# the base's epochs and validation interval.
+train_cfg = dict(
+    _delete_=True,
+    type='man_mm.LocalEpochBasedTrainLoop',
+    max_epochs={{_base_.train_cfg.max_epochs}},
+    val_interval={{_base_.train_cfg.val_interval}})
 custom_hooks = [dict(type='man_mm.FeatureBankHook')]

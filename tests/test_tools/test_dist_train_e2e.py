@@ -72,5 +72,6 @@ def test_dist_test_evaluates_the_checkpoint(dist_run, tmp_path):
     d, work, _ = dist_run
     metrics = tmp_path / 'metrics.json'
     torchrun('test.py', str(d / 'man.py'), str(work / 'iter_2.pth'),
-             '--work-dir', str(tmp_path), '--out', str(metrics))
+             '--work-dir', str(tmp_path), '--out', str(metrics),
+             '--out-item', 'metrics')
     assert 'accuracy/top1' in metrics.read_text()

@@ -159,6 +159,7 @@ def test_stripped_checkpoint_evaluates_with_plain_mmpretrain(
     metrics = tmp_path / 'man.json'
     run('tools/test.py', str(configs / 'man.py'), str(work / 'iter_4.pth'),
         '--work-dir', str(tmp_path / 'man_eval'), '--out', str(metrics),
+        '--out-item', 'metrics',
         cwd=ROOT)
     import json
     man_acc = json.loads(metrics.read_text())['accuracy/top1']

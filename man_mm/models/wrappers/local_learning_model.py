@@ -1,10 +1,13 @@
 """The model wrapper that owns the local-learning ``train_step``."""
 import copy
+import difflib
+import inspect
+import logging
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModel
 from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
 from torch import nn
@@ -17,6 +20,21 @@ from ..local.local_module import LocalModule
 from ..local.partition import partition_units
 from ..local.tasks import build_task_adapter
 from ..local.splitters import build_units
+
+
+def unknown_keys_message(owner: str, unknown: dict, signature_of) -> str:
+    """Name each unknown config key with the closest accepted one."""
+    accepted = [
+        name for name, p in inspect.signature(signature_of).parameters.items()
+        if name != 'self' and p.kind is not p.VAR_KEYWORD
+    ]
+    parts = []
+    for key in sorted(unknown):
+        close = difflib.get_close_matches(key, accepted, n=1)
+        parts.append(f'{key!r}' + (f' (did you mean {close[0]!r}?)'
+                                   if close else ''))
+    return (f'{owner} got unknown config key(s) {", ".join(parts)}; it '
+            f'accepts {", ".join(accepted)}.')
 
 
 class NonFiniteLocalLossError(FloatingPointError):
@@ -93,7 +111,10 @@ class LocalLearningModel(BaseModel):
             Impossible with AMP (one unscale per update) or accumulation.
             ``False``: one step per iteration.
         log_module_losses (bool): Log every module's loss as ``loss_mXX``.
-        data_preprocessor: Ignored if the base model has its own.
+        data_preprocessor (dict, optional): The base model's preprocessor
+            config when the base model's dict has none (mmengine's
+            ``Runner`` puts a config's top-level ``data_preprocessor``
+            here). It is passed on to the base model, which owns it.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -111,13 +132,16 @@ class LocalLearningModel(BaseModel):
                  step_per_module: Optional[bool] = None,
                  log_module_losses: bool = False,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
-        if isinstance(model, dict):
-            model = MODELS.build(model)
+                 init_cfg: Optional[dict] = None,
+                 **unknown):
+        if unknown:
+            raise TypeError(unknown_keys_message(
+                'LocalLearningModel', unknown, LocalLearningModel.__init__))
+        model = self._build_base_model(model, data_preprocessor)
+        # One preprocessor, the base model's: training, validation, the
+        # stripped checkpoint and the plain config all normalise alike.
         super().__init__(
-            data_preprocessor=getattr(model, 'data_preprocessor', None)
-            or data_preprocessor,
-            init_cfg=init_cfg)
+            data_preprocessor=model.data_preprocessor, init_cfg=init_cfg)
         self.model = model
         self.task = build_task_adapter(model)
         self.units = build_units(self.task.backbone, stem_as_unit,
@@ -200,6 +224,45 @@ class LocalLearningModel(BaseModel):
     # ------------------------------------------------------------------
     # construction helpers
     # ------------------------------------------------------------------
+    @staticmethod
+    def _build_base_model(model: Union[dict, nn.Module],
+                          data_preprocessor: Optional[dict]) -> nn.Module:
+        """Build the base model with the preprocessor the config meant.
+
+        mmpretrain configs write ``data_preprocessor`` (mean, std,
+        ``to_rgb``) at the top level, and mmengine's ``Runner`` merges it
+        into the *outer* model dict -- this wrapper's. Handing it on to the
+        base model gives it exactly what the Runner would have given the
+        plain config; a preprocessor written inside the base model's own
+        dict wins, as it does for the plain config.
+        """
+        if isinstance(model, nn.Module):
+            if data_preprocessor is not None:
+                print_log(
+                    'LocalLearningModel got a built model and a '
+                    'data_preprocessor: the built model keeps its own '
+                    f'({type(model.data_preprocessor).__name__}).',
+                    logger='current', level=logging.WARNING)
+            return model
+        if not isinstance(model, dict):
+            raise TypeError('LocalLearningModel(model=...) takes a model '
+                            f'config dict or an nn.Module, got {model!r}.')
+        model = copy.deepcopy(model)
+        if data_preprocessor is not None:
+            inner = model.get('data_preprocessor')
+            if inner is None:
+                model['data_preprocessor'] = copy.deepcopy(
+                    data_preprocessor)
+            elif dict(inner) != dict(data_preprocessor):
+                print_log(
+                    'LocalLearningModel: the base model config sets its own '
+                    'data_preprocessor, which is used; the outer one '
+                    f'({dict(data_preprocessor)}) is ignored, as the Runner '
+                    'ignores a top-level data_preprocessor for a model '
+                    'that sets one.',
+                    logger='current', level=logging.WARNING)
+        return MODELS.build(model)
+
     def _build_aux(self, cfg: dict, last_unit) -> nn.Module:
         cfg = dict(cfg, task=self.task, units=self.units, last_unit=last_unit)
         try:
