@@ -153,7 +153,7 @@ def run_all(args, work_dir):
     if args.budget:
         options = [f'train_cfg.max_epochs={args.budget}',
                    f'train_cfg.val_interval={args.budget}',
-                   f'param_scheduler.T_max={args.budget}']
+                   f'param_scheduler.1.T_max={args.budget}']
     runs = [(m, s) for s in range(args.seeds) for m in args.methods]
     jobs = max(1, min(args.jobs, len(runs)))
 

@@ -57,3 +57,17 @@ def interpolate(value, frac: float) -> float:
         return float(value)
     first, last = value
     return first * (1 - frac) + last * frac
+
+
+def he_init_convs(module: nn.Module) -> None:
+    """He (fan-out) normal init of every conv, BN to (1, 0): the init loop
+    of InfoPro's and AugLocal's ResNets, which also reaches their aux nets
+    (InfoPro ``networks/resnet.py`` l. 141-147, AugLocal l. 166-172).
+    Linear and BatchNorm1d layers keep PyTorch's defaults there too."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode='fan_out',
+                                    nonlinearity='relu')
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

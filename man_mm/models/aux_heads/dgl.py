@@ -1,29 +1,45 @@
 """DGL auxiliary net (Belilovsky et al., 2020), a Table 1/3 baseline."""
+import math
+
+import torch.nn.functional as F
 from torch import nn
 
 from man_mm.registry import MODELS
-from ._cls_common import cross_entropy, in_channels_of, num_classes_of
+from ._cls_common import (cross_entropy, he_init_convs, in_channels_of,
+                          num_classes_of)
 
 
 @MODELS.register_module()
 class DGLClsAux(nn.Module):
-    """Decoupled Greedy Learning aux: 1x1 convs, pooling, an MLP.
+    """Decoupled Greedy Learning aux (``mlp-sr``): 1x1 convs, pooling, MLP.
 
-    ``num_convs`` 1x1 conv-BN-ReLU layers, adaptive average pooling to
-    ``pool_size`` x ``pool_size``, then a two-layer MLP classifier -- DGL's
-    CNN auxiliary design, with its own cross-entropy loss.
+    As AugLocal re-implements it for the ResNet-32 K=16 setting of the MAN
+    paper's Table 1 (AugLocal ``networks/auxiliary_nets.py`` l. 99-177,
+    after DGL's ``auxiliary_nets_study/models.py``)::
+
+        AdaptiveAvgPool(ceil(H / 4))
+        num_convs x [Conv1x1(C, C, no bias) - BN - ReLU]
+        AdaptiveAvgPool(2) - Flatten                       # F = 4 C
+        num_hidden x [Linear(F, F, no bias) - BN1d - ReLU]
+        Linear(F, classes)
+
+    with its own cross-entropy loss. DGL's original has three hidden layers
+    with biases (``num_hidden=3, hidden_bias=True``); AugLocal's two
+    without are the default.
 
     Args:
         task (TaskAdapter): Adapter of the base model.
         units (ResNetUnits): The split backbone.
         last_unit (Unit): Last unit of the module this aux trains.
-        num_convs (int): Number of 1x1 conv layers. Defaults to 1.
-        pool_size (int): Spatial size after pooling. Defaults to 2.
-        mlp_channels (int): Hidden width of the MLP. Defaults to 256.
+        num_convs (int): Number of 1x1 conv layers. Defaults to 3.
+        pool_size (int): Spatial size before the MLP. Defaults to 2.
+        num_hidden (int): Hidden Linear-BN1d-ReLU layers. Defaults to 2.
+        hidden_bias (bool): Biases in the hidden layers. Defaults to False.
     """
 
-    def __init__(self, task, units, last_unit, num_convs: int = 1,
-                 pool_size: int = 2, mlp_channels: int = 256):
+    def __init__(self, task, units, last_unit, num_convs: int = 3,
+                 pool_size: int = 2, num_hidden: int = 2,
+                 hidden_bias: bool = False):
         super().__init__()
         c = in_channels_of(units, last_unit)
         layers = []
@@ -31,15 +47,20 @@ class DGLClsAux(nn.Module):
             layers += [nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c),
                        nn.ReLU(inplace=True)]
         self.convs = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(pool_size)
-        self.mlp = nn.Sequential(
-            nn.Flatten(), nn.Linear(c * pool_size**2, mlp_channels),
-            nn.ReLU(inplace=True),
-            nn.Linear(mlp_channels, num_classes_of(task)))
+        self.pool_size = pool_size
+        f = c * pool_size**2
+        mlp = [nn.Flatten()]
+        for _ in range(num_hidden):
+            mlp += [nn.Linear(f, f, bias=hidden_bias), nn.BatchNorm1d(f),
+                    nn.ReLU(inplace=True)]
+        self.mlp = nn.Sequential(*mlp, nn.Linear(f, num_classes_of(task)))
+        he_init_convs(self)
 
     def forward(self, x, data_samples, bank):
-        logits = self.mlp(self.pool(self.convs(x)))
-        return dict(loss_dgl=cross_entropy(logits, data_samples))
+        # DGL pools to a quarter of the map's side first (at least 1).
+        x = F.adaptive_avg_pool2d(x, max(1, math.ceil(x.shape[-1] / 4)))
+        x = F.adaptive_avg_pool2d(self.convs(x), self.pool_size)
+        return dict(loss_dgl=cross_entropy(self.mlp(x), data_samples))
 
 
 @MODELS.register_module()
