@@ -40,7 +40,7 @@ def local_model(depth=20, **kwargs):
 
 def fake_batch(n=8, size=32, num_classes=10, seed=0):
     """A random batch in the format mmpretrain's data loader produces."""
-    from man_mm.utils import fake_cls_batch
+    from man_mm.testing import fake_cls_batch
     return fake_cls_batch(n, (3, size, size), num_classes, seed)
 
 
@@ -48,60 +48,3 @@ def sgd_wrapper(model, lr=0.1, **kwargs):
     from mmengine.optim import OptimWrapper
     return OptimWrapper(
         torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9), **kwargs)
-
-
-def assert_gradient_isolated(model, batch, shared_head=None):
-    """Run each local module's loss alone (after the frozen units, if any);
-    assert it reaches exactly its own units and aux, every one of their
-    trainable parameters gets a gradient, and nothing else does.
-
-    Args:
-        model (LocalLearningModel): The model to check.
-        batch (dict): A batch as the data loader gives it.
-        shared_head (bool, optional): How the base model's head modules
-            (``model.task.head_modules()``, e.g. a detector's neck and
-            head) are checked. None: not at all. True: every module's loss
-            reaches them. False: only the last module's does (every other
-            module has its own copy).
-
-    Returns:
-        dict: ``id(param) -> gradient`` of every module's own units.
-    """
-    own_grads = {}
-    head = {id(p) for h in model.task.head_modules() for p in h.parameters()}
-    last = model.local_modules[-1].index
-    model.train()
-    data = model.data_preprocessor(batch, True)
-    inputs, samples = data['inputs'], data['data_samples']
-    with model._recording_bank(inputs) as bank:
-        x = model._frozen_forward(inputs)
-        for lm in model.local_modules:
-            model.zero_grad(set_to_none=True)
-            h, losses = lm(x.detach(), samples, bank)
-            model.parse_losses(losses)[0].backward()
-            own = {id(p) for p in lm.body.parameters()} | \
-                {id(p) for p in lm.aux.parameters()}
-            reaches_head = shared_head or lm.index == last
-            for name, p in model.named_parameters():
-                if not p.requires_grad:
-                    assert p.grad is None, f'frozen {name} got a gradient'
-                elif id(p) in head:
-                    if shared_head is None:
-                        continue
-                    if reaches_head:
-                        assert p.grad is not None, \
-                            f'shared {name} got no gradient from module ' \
-                            f'{lm.index}'
-                    else:
-                        assert p.grad is None, \
-                            f'loss of module {lm.index} leaked into {name}'
-                elif id(p) in own:
-                    assert p.grad is not None and p.grad.abs().sum() > 0, \
-                        f'{name} of module {lm.index} got no gradient'
-                else:
-                    assert p.grad is None, \
-                        f'loss of module {lm.index} leaked into {name}'
-            own_grads.update({id(p): p.grad.clone()
-                              for p in lm.body.parameters()})
-            x = h.detach()
-    return own_grads

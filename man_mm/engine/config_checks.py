@@ -9,6 +9,8 @@ import sys
 
 from mmengine.logging import print_log
 
+from man_mm.utils import tools_dir
+
 # Embedded data sets: the converter that writes each (no download).
 EMBEDDED_DATA = {
     'digits': 'prepare_digits.py',
@@ -25,18 +27,6 @@ LAYOUT_HINTS = {
     'Set5': "mmagic's Set5 layout (GTmod12/, LRbicx{2,3,4}/)",
     'Set14': "mmagic's Set14 layout (GTmod12/, LRbicx{2,3,4}/)",
 }
-
-
-def converters_dir() -> str:
-    """``tools/dataset_converters`` of this checkout or installation."""
-    pkg = osp.dirname(osp.dirname(osp.realpath(__file__)))
-    for root in (osp.join(pkg, '.mim', 'tools'),
-                 osp.join(osp.dirname(pkg), 'tools')):
-        path = osp.join(root, 'dataset_converters')
-        if osp.isdir(path):
-            return path
-    raise FileNotFoundError('tools/dataset_converters not found next to '
-                            f'the man_mm package at {pkg}.')
 
 
 def check_work_dir(cfg) -> None:
@@ -107,7 +97,7 @@ def _check_root(root, key, split, write_embedded):
     name = osp.basename(osp.normpath(root))
     converter = EMBEDDED_DATA.get(name)
     if converter is not None:
-        command = [sys.executable, osp.join(converters_dir(), converter),
+        command = [sys.executable, osp.join(tools_dir(), 'dataset_converters', converter),
                    '--out', root]
         if write_embedded:
             print_log(

@@ -93,8 +93,11 @@ def allow_mmengine_checkpoints() -> None:
         return
     import numpy as np
     from mmengine.logging.history_buffer import HistoryBuffer
-    safe = [HistoryBuffer, np.ndarray, np.dtype, np.core.multiarray.scalar,
-            np.core.multiarray._reconstruct]
+    # HistoryBuffer pickles its statistics methods as
+    # getattr(HistoryBuffer, 'min'): getattr is called on allow-listed
+    # objects only (what the weights-only unpickler could build anyway).
+    safe = [HistoryBuffer, getattr, np.ndarray, np.dtype,
+            np.core.multiarray.scalar, np.core.multiarray._reconstruct]
     # numpy >= 1.25 pickles dtypes by their class (np.dtypes.Float64DType).
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:

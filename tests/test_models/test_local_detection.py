@@ -7,7 +7,8 @@ from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel, SLMDetAux
 from man_mm.utils import ActivationMemoryMeter
-from tests.helpers import assert_gradient_isolated, sgd_wrapper
+from man_mm.testing import assert_gradient_isolated
+from tests.helpers import sgd_wrapper
 
 
 @pytest.fixture(autouse=True)
@@ -146,12 +147,12 @@ def test_adapt_and_share_head_switches_build_the_intended_aux():
         return m, m.aux_heads[0]
 
     model, aux = first_aux(adapt=True, share_head=True)
-    assert aux._heads[0] is model.model.neck
-    assert aux._heads[1] is model.model.bbox_head
+    assert aux.heads[0] is model.model.neck
+    assert aux.heads[1] is model.model.bbox_head
     assert not hasattr(aux, 'own_heads') and not hasattr(aux, 'pyramid')
     model, aux = first_aux(adapt=False, share_head=False)
     assert hasattr(aux, 'pyramid') and not hasattr(aux, 'later')
-    assert aux._heads[1] is not model.model.bbox_head
+    assert aux.heads[1] is not model.model.bbox_head
     assert aux.own_heads[1].cls_convs[0].conv.weight.data_ptr() != \
         model.model.bbox_head.cls_convs[0].conv.weight.data_ptr()
     # adapt=False never reads the bank.
@@ -164,7 +165,7 @@ def test_dgl_aux_owns_its_heads():
                                aux=dict(type='man_mm.DGLDetAux'))
     model.train_step(det_batch(), sgd_wrapper(model, lr=0.001))
     aux = model.aux_heads[0]
-    assert aux._heads[0] is not model.model.neck
+    assert aux.heads[0] is not model.model.neck
     # Its pyramid builds only what the FPN reads (C3-C5), not C2.
     assert sorted(aux.pyramid.proj) == ['1', '2', '3']
 

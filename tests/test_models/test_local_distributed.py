@@ -48,7 +48,7 @@ def optim(model, **kwargs):
 def batch(it, n, part=None):
     """Iteration ``it``'s global batch of ``n``; ``part`` (r, of) slices
     what rank r of ``of`` sees."""
-    from man_mm.utils import fake_cls_batch
+    from man_mm.testing import fake_cls_batch
     data = fake_cls_batch(n, (3, SIZE, SIZE), 10, seed=it)
     if part is not None:
         r, of = part

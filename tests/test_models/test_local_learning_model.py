@@ -6,9 +6,10 @@ import torch
 from mmengine.optim import OptimWrapper
 
 from man_mm.models import LocalLearningModel, NonFiniteLocalLossError
+from man_mm.testing import assert_gradient_isolated
 from man_mm.utils import ActivationMemoryMeter
-from tests.helpers import assert_gradient_isolated, cifar_classifier, \
-    fake_batch, local_model, sgd_wrapper
+from tests.helpers import cifar_classifier, fake_batch, local_model, \
+    sgd_wrapper
 
 
 def _params_of(module):
@@ -273,8 +274,8 @@ def test_shared_head_gradient_is_the_mean_over_its_users():
 
 def test_misspelt_config_key_is_named():
     from mmengine.registry import MODELS
-    with pytest.raises(TypeError, match="unexpected keyword argument "
-                                        "'num_module'"):
+    with pytest.raises(TypeError,
+                       match=r"'num_module' \(did you mean 'num_modules'\?\)"):
         MODELS.build(dict(type='man_mm.LocalLearningModel',
                           model=cifar_classifier(), num_module=4))
 
@@ -335,3 +336,31 @@ def test_sync_bn_conversion_reaches_every_local_module():
     assert model.model.backbone.norm1 in ran
     assert len(ran) == sum(isinstance(m, _BatchNorm)
                            for m in model.model.backbone.modules())
+
+
+def test_top_level_data_preprocessor_reaches_the_base_model():
+    """mmengine's Runner merges a config's top-level data_preprocessor into
+    the outer model dict; the base model must get it (mmpretrain keeps its
+    mean/std there)."""
+    inner = cifar_classifier(20)
+    inner.pop('data_preprocessor')
+    model = LocalLearningModel(
+        model=inner,
+        data_preprocessor=dict(num_classes=10, mean=[1., 2., 3.],
+                               std=[4., 5., 6.], to_rgb=True))
+    pre = model.model.data_preprocessor
+    assert pre.mean.flatten().tolist() == [1., 2., 3.]
+    assert pre.to_rgb
+    assert model.data_preprocessor is pre
+
+
+def test_base_models_own_preprocessor_wins():
+    inner = cifar_classifier(20)
+    inner['data_preprocessor'] = dict(
+        type='ClsDataPreprocessor', num_classes=10, mean=[9., 9., 9.],
+        std=[3., 3., 3.])
+    model = LocalLearningModel(
+        model=inner, data_preprocessor=dict(mean=[1., 2., 3.],
+                                            std=[4., 5., 6.]))
+    assert model.model.data_preprocessor.mean.flatten().tolist() == [9.] * 3
+

@@ -12,6 +12,7 @@ import torch
 from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel
+from man_mm.models.local_learning import local_steps
 from man_mm.utils import ActivationMemoryMeter
 from tests.helpers import fake_batch, load_tool, sgd_wrapper
 
@@ -114,26 +115,27 @@ def test_gradient_isolation(kind):
     data = model.data_preprocessor(batch(), True)
     inputs, samples = data['inputs'], data['data_samples']
     shared = set().union(*(_ids(h) for h in model.task.head_modules()))
-    with model._recording_bank(inputs) as bank:
-        x = model._frozen_forward(inputs)
-        for lm in model.local_modules:
-            model.zero_grad(set_to_none=True)
-            torch.manual_seed(0)
-            h, losses = lm(x.detach(), samples, bank)
-            model.parse_losses(losses)[0].backward()
-            own = _ids(lm.body) | _ids(lm.aux) | shared
-            for pname, p in model.named_parameters():
-                if not p.requires_grad:
-                    continue
-                if id(p) in own:
-                    assert p.grad is not None, \
-                        f'{name}: {pname} got no gradient from module ' \
-                        f'{lm.index}'
-                else:
-                    assert p.grad is None, \
-                        f'{name}: loss of module {lm.index} leaked into ' \
-                        f'{pname}'
-            x = h.detach()
+    steps = local_steps(model, inputs, samples)
+    while True:
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(0)
+        step = next(steps, None)
+        if step is None:
+            break
+        lm = step.module
+        model.parse_losses(step.losses)[0].backward()
+        own = _ids(lm.body) | _ids(lm.aux) | shared
+        for pname, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            if id(p) in own:
+                assert p.grad is not None, \
+                    f'{name}: {pname} got no gradient from module ' \
+                    f'{lm.index}'
+            else:
+                assert p.grad is None, \
+                    f'{name}: loss of module {lm.index} leaked into ' \
+                    f'{pname}'
 
 
 def test_k1_reproduces_bp(kind):

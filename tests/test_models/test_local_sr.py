@@ -7,7 +7,9 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel, SLMSRAux
-from man_mm.models.local import EDSRUnits, FeatureBank
+from man_mm.models.splitters import EDSRUnits
+from man_mm.models.task_modules import FeatureBank
+from man_mm.models.local_learning import local_steps
 from man_mm.utils import ActivationMemoryMeter
 
 
@@ -35,7 +37,7 @@ def edsr(mid=16, blocks=4, scale=2, res_scale=1.0):
 
 
 def sr_batch(n=2, size=12, scale=2, seed=0):
-    from man_mm.utils.sr_batch import fake_sr_batch
+    from man_mm.testing import fake_sr_batch
     return fake_sr_batch(n, (3, size, size), scale, seed=seed)
 
 
@@ -86,7 +88,7 @@ def test_default_split_and_aux():
     aux = model.aux_heads[0]
     assert len(aux.blocks) == 1
     assert not _ids(aux.blocks) & _ids(model.model)
-    assert aux._heads[0] is model.model.generator.conv_after_body
+    assert aux.heads[0] is model.model.generator.conv_after_body
     assert {k.split('.')[0] for k in model.state_dict()} == {'model',
                                                            'aux_heads'}
 
@@ -135,24 +137,21 @@ def test_gradient_isolation_on_edsr(share_head):
     inputs, samples = data['inputs'], data['data_samples']
     tail = set().union(*(_ids(h) for h in model.task.head_modules()))
     conv_first = _ids(model.model.generator.conv_first)
-    with model._recording_bank(inputs) as bank:
-        x = inputs
-        for lm in model.local_modules:
-            model.zero_grad(set_to_none=True)
-            h, losses = lm(x.detach(), samples, bank)
-            model.parse_losses(losses)[0].backward()
-            own = _ids(lm.body) | _ids(lm.aux)
-            last = lm.index == model.num_modules - 1
-            for name, p in model.named_parameters():
-                if id(p) in own or (id(p) in tail and (share_head or last)):
-                    assert p.grad is not None and p.grad.abs().sum() > 0, \
-                        f'{name} got no gradient from module {lm.index}'
-                else:
-                    assert p.grad is None, \
-                        f'loss of module {lm.index} leaked into {name}'
-            # conv_first is module 0's: only its loss reaches it.
-            assert (lm.index == 0) == bool(conv_first & own)
-            x = h.detach()
+    for step in local_steps(model, inputs, samples):
+        lm = step.module
+        model.zero_grad(set_to_none=True)
+        model.parse_losses(step.losses)[0].backward()
+        own = _ids(lm.body) | _ids(lm.aux)
+        last = lm.index == model.num_modules - 1
+        for name, p in model.named_parameters():
+            if id(p) in own or (id(p) in tail and (share_head or last)):
+                assert p.grad is not None and p.grad.abs().sum() > 0, \
+                    f'{name} got no gradient from module {lm.index}'
+            else:
+                assert p.grad is None, \
+                    f'loss of module {lm.index} leaked into {name}'
+        # conv_first is module 0's: only its loss reaches it.
+        assert (lm.index == 0) == bool(conv_first & own)
     if not share_head:
         assert all(not _ids(a.own_heads) & tail for a in model.aux_heads)
 
@@ -264,7 +263,7 @@ def test_unsupported_generator_is_refused_with_the_supported_ones():
 
 
 def test_unsupported_model_is_refused_with_the_supported_adapters():
-    from man_mm.models.local import build_task_adapter
+    from man_mm.models.task_adapters import build_task_adapter
     with pytest.raises(TypeError) as err:
         build_task_adapter(torch.nn.Conv2d(1, 1, 1))
     msg = str(err.value)

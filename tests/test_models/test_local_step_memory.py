@@ -55,14 +55,14 @@ def _true_peak(model, optim, batch):
 # -- stepping each module after its backward ---------------------------------
 def test_step_per_module_is_on_exactly_when_it_changes_nothing():
     model = LocalLearningModel(cifar_classifier(20), num_modules=4)
-    assert model._steps_per_module(sgd_wrapper(model))
-    assert not model._steps_per_module(
+    assert model.steps_per_module(sgd_wrapper(model))
+    assert not model.steps_per_module(
         sgd_wrapper(model, clip_grad=dict(max_norm=1.0)))
-    assert not model._steps_per_module(
+    assert not model.steps_per_module(
         sgd_wrapper(model, accumulative_counts=2))
     off = LocalLearningModel(cifar_classifier(20), num_modules=4,
                              step_per_module=False)
-    assert not off._steps_per_module(sgd_wrapper(off))
+    assert not off.steps_per_module(sgd_wrapper(off))
 
 
 @pytest.mark.parametrize('aux', [
@@ -77,7 +77,7 @@ def test_step_per_module_gives_the_same_parameters(aux):
     per_module.step_per_module = None
     _train(per_iter, _nesterov(per_iter))
     optim = _nesterov(per_module)
-    assert per_module._steps_per_module(optim)
+    assert per_module.steps_per_module(optim)
     _train(per_module, optim)
     _assert_same_state(per_iter, per_module)
 
@@ -124,7 +124,7 @@ def test_forced_step_per_module_clips_each_module_on_its_own():
     model = LocalLearningModel(cifar_classifier(20), num_modules=4,
                                step_per_module=True)
     optim = sgd_wrapper(model, clip_grad=dict(max_norm=1e-3))
-    assert model._steps_per_module(optim)
+    assert model.steps_per_module(optim)
     norms = []
     clip = optim.clip_func
     optim.clip_func = lambda params, **kw: norms.append(len(params)) or \

@@ -4,7 +4,7 @@ import torch
 from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel, ResNetUnits
-from man_mm.models.local.narrow import narrow_block
+from man_mm.models.splitters.narrow import narrow_block
 from tests.test_models.test_local_detection import det_batch, retinanet
 
 
@@ -59,12 +59,9 @@ def test_lean_slm_detector_trains_with_fewer_aux_weights():
 
 
 def test_width_on_a_splitter_that_cannot_narrow_says_so():
-    class PlainUnits(ResNetUnits):
-        def fresh_blocks_after(self, unit):  # a splitter without width
-            return super().fresh_blocks_after(unit)
-
-    from man_mm.models.aux_heads.slm import fresh_narrow_blocks
+    from man_mm.models.splitters import DarknetUnits
     init_default_scope('mmdet')
-    units = PlainUnits(MODELS.build(dict(type='mmdet.ResNet', depth=18)))
-    with pytest.raises(TypeError, match='cannot. Use width=1.0'):
-        fresh_narrow_blocks(units, units.units[0], 0.5)
+    units = DarknetUnits(MODELS.build(dict(type='mmdet.Darknet', depth=53)))
+    with pytest.raises(ValueError, match=r'cannot \(ResNetUnits can\). '
+                                         'Use width=1.0'):
+        units.fresh_blocks_after(units.units[0], width=0.5)

@@ -6,8 +6,9 @@ import torch
 from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel
-from man_mm.models.local import ConvNeXtUnits, DarknetUnits, SwinUnits
-from man_mm.models.local.splitters import build_task_adapter, build_units
+from man_mm.models.splitters import ConvNeXtUnits, DarknetUnits, SwinUnits
+from man_mm.models.splitters import build_units
+from man_mm.models.task_adapters import build_task_adapter
 
 CONVNEXT = dict(type='ConvNeXt',
                 arch=dict(depths=[2, 2, 3, 1], channels=[8, 16, 32, 64]))
@@ -116,7 +117,7 @@ def test_unsupported_backbone_names_the_supported_ones_and_how_to_add():
     msg = str(e.value)
     for name in ('MobileNetV2', 'mmdet.Darknet', 'mmpretrain.ConvNeXt',
                  'mmpretrain.SwinTransformer', 'mmpretrain.ResNet',
-                 'UNIT_SPLITTERS', 'man_mm/models/local/'):
+                 'UNIT_SPLITTERS', 'own_model.md'):
         assert name in msg
 
 
@@ -139,7 +140,7 @@ def test_faster_rcnn_uses_the_two_stage_adapter_and_the_local_fpn():
     model = LocalLearningModel(faster_rcnn_r18(), num_modules=3)
     assert type(model.task).__name__ == 'TwoStageTaskAdapter'
     assert [h is m for h, m in zip(
-        model.aux_heads[0]._heads,
+        model.aux_heads[0].heads,
         (model.model.neck, model.model.rpn_head, model.model.roi_head))] \
         == [True] * 3
     # Faster R-CNN's FPN reads C2..C5: the bank keeps them all.

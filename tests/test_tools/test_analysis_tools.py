@@ -37,8 +37,8 @@ def test_benchmark_local_rejects_an_aux_of_another_task():
             '--aux', 'man_noadapt'])
 
 
-def test_train_and_compare_reads_mmengine_scalars(tmp_path):
-    tool = _load('train_and_compare')
+def test_runs_are_read_from_mmengine_scalars(tmp_path):
+    from man_mm.analysis import runs as tool
     run = tmp_path / 'cfg' / '20261127_000000' / 'vis_data'
     run.mkdir(parents=True)
     rows = [dict(iter=1, loss=1.0, time=2.0, act_mem=30.0, mem_peak=90.0),

@@ -152,7 +152,7 @@ def test_train_names_missing_sr_data_and_x2_checkpoints(tmp_path):
     cfg.train_dataloader.dataset.data_root = str(tmp_path / 'sr_photos')
     with pytest.raises(FileNotFoundError,
                        match='prepare_sr_photos.py --out .*sr_photos'):
-        tool.check_data_roots(cfg)
+        tool.check_data_roots(cfg, write_embedded=False)
 
     # DIV2K configs: train on DIV2K, test on a list (Set5, Set14, DIV2K).
     cfg = Config.fromfile(osp.join(
@@ -193,7 +193,7 @@ def test_train_and_compare_reports_psnr_and_ssim(tmp_path, monkeypatch,
         with open(osp.join(run_dir, 'scalars.json'), 'w') as f:
             f.write('\n'.join(json.dumps(r) for r in rows) + '\n')
 
-    monkeypatch.setattr(tool, 'train', fake_train)
+    monkeypatch.setattr('man_mm.analysis.runs.train', fake_train)
     out = tmp_path / 'summary.json'
     monkeypatch.setattr('sys.argv', [
         'train_and_compare.py', 'a_bp.py', 'b_man.py', '--work-dir',

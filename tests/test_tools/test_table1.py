@@ -6,9 +6,9 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
+from man_mm.testing import assert_gradient_isolated
 from man_mm.utils import TotalMemoryMeter
-from tests.helpers import assert_gradient_isolated, fake_batch, load_tool, \
-    sgd_wrapper
+from tests.helpers import fake_batch, load_tool, sgd_wrapper
 
 table1 = load_tool('analysis_tools/table1.py')
 BASELINES = ['dgl', 'infopro', 'auglocal', 'predsim']
@@ -32,7 +32,8 @@ def _true_peak(model, batch):
 def test_baseline_config_trains_isolated_and_below_bp(method):
     torch.manual_seed(0)
     model = _build('digits', method)
-    assert model.num_modules == 16
+    # AugLocal's "K=16" trains 16 - aux depth (2) modules, as its code.
+    assert model.num_modules == (14 if method == 'auglocal' else 16)
     assert_gradient_isolated(model, fake_batch(4))
     batch = fake_batch(64)
     # Two iterations, as the Table 1 runs do them (one meters the peak).
@@ -48,10 +49,12 @@ def test_every_dataset_has_one_line_baseline_configs(dataset):
         assert osp.isfile(path), path
         cfg = Config.fromfile(path)
         assert cfg.model.aux.type.lower().startswith(f'man_mm.{method}')
-        # Inherited, not copied: the file only names its aux net.
+        # Inherited, not copied: the file only names its aux net (and, for
+        # AugLocal, the split its code uses).
         with open(path) as f:
             code = [ln for ln in f if ln.strip() and not ln.startswith('#')]
-        assert len(code) == 2, code
+        assert len(code) == (4 if method == 'auglocal' else 2), code
+        assert code[0].startswith('_base_ = ') and 'man_k16' in code[0]
 
 
 def test_unknown_method_lists_the_registered_ones():
@@ -98,7 +101,7 @@ def test_markdown_table_has_every_column():
 def test_failed_runs_are_reported_and_finished_runs_reused(
         tmp_path, monkeypatch):
     import json
-    import train_and_compare as tac  # importable once table1 is loaded
+    from man_mm.analysis import runs as tac
     # A finished run (its final validation logged) is reused as it is.
     done = tmp_path / 'bp_seed0' / '20260101_000000' / 'vis_data'
     done.mkdir(parents=True)

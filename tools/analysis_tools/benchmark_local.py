@@ -112,82 +112,12 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def base_model_cfg(cfg: Config) -> dict:
-    # A ConfigDict, not a dict: mmdet's two-stage detectors read
-    # train_cfg.rpn as an attribute.
-    model = copy.deepcopy(cfg.model)
-    if model['type'].endswith('LocalLearningModel'):
-        model = model['model']
-    # As mmengine's Runner: the config's top-level data_preprocessor (e.g.
-    # mmpretrain's num_classes, which Mixup/CutMix need) fills a gap.
-    if cfg.get('data_preprocessor') is not None:
-        model.setdefault('data_preprocessor', copy.deepcopy(
-            cfg.data_preprocessor))
-    return model
-
-
-def task_of(base: dict) -> str:
-    """``'det'``, ``'sr'`` or ``'cls'`` for a base model config."""
-    return 'det' if 'bbox_head' in base or 'roi_head' in base else \
-        'sr' if 'generator' in base else 'cls'
-
-
-def make_batches(task, base, args, batch_size=None):
-    """``i -> synthetic batch`` for the task of ``base``."""
-    from man_mm.utils import fake_cls_batch
-    shape = (3, *args.input_size)
-    n = batch_size or args.batch_size
-    if task == 'cls':
-        num_classes = base['head'].get('num_classes', 10)
-        return lambda i: fake_cls_batch(n, shape, num_classes, seed=i)
-    if task == 'sr':  # --input-size is the LR patch (paper: 48x48)
-        from man_mm.utils.sr_batch import fake_sr_batch
-        scale = base['generator'].get('upscale_factor', 4)
-        return lambda i: fake_sr_batch(n, shape, scale, seed=i)
-    from mmdet.testing import demo_mm_inputs
-    head = base['bbox_head'] if 'bbox_head' in base else \
-        base['roi_head']['bbox_head']  # two-stage: the RoI head's classes
-    num_classes = head.get('num_classes', 80)
-
-    def det_batch(i):
-        torch.manual_seed(i)
-        return demo_mm_inputs(n, [shape] * n, num_items=[3] * n,
-                              num_classes=num_classes)
-
-    return det_batch
-
-
-def build_optim_wrapper(cfg, model, kind='config'):
-    """The config's optim_wrapper for ``model`` at lr 0 (the optimizer
-    state, hence the memory, is the config's), or SGD with momentum."""
-    from mmengine.optim import OptimWrapper, build_optim_wrapper as build
-    if kind == 'sgd' or 'optim_wrapper' not in cfg:
-        return OptimWrapper(
-            torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9))
-    ow = copy.deepcopy(cfg.optim_wrapper)
-    ow.optimizer.lr = 0.0
-    amp = ow.get('type', 'OptimWrapper') in ('AmpOptimWrapper',
-                                             'mmengine.AmpOptimWrapper')
-    if amp and not torch.cuda.is_available():
-        ow.type = 'OptimWrapper'  # AMP needs a GPU; memory is compared fp32
-        ow.pop('loss_scale', None)
-    return build(model, ow)
-
-
-def accepts_with_cp(backbone_type: str) -> bool:
-    """Whether the registered backbone class takes a ``with_cp`` switch."""
-    import inspect
-    # The default scope's registry, its modules imported (mmdet's ResNet).
-    with MODELS.switch_scope_and_registry(None) as registry:
-        cls = registry.get(backbone_type)
-    return cls is not None and \
-        'with_cp' in inspect.signature(cls.__init__).parameters
-
-
 def run(args):
     from man_mm.models import LocalLearningModel
-    from man_mm.utils import measure_train_step
-    from man_mm.utils.benchmark import module_breakdown, with_cp
+    from man_mm.analysis import (accepts_with_cp, base_model_cfg,
+                                 build_optim_wrapper, make_batches,
+                                 measure_train_step, module_breakdown,
+                                 task_of, with_cp)
 
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
@@ -198,8 +128,9 @@ def run(args):
     if unknown:
         raise SystemExit(f'unknown --aux {sorted(unknown)} for this task; '
                          f'choose from {sorted(AUX_TYPES[task])}')
-    batch = make_batches(task, base, args)
-    warm = make_batches(task, base, args, args.warmup_batch_size)
+    batch = make_batches(task, base, args.input_size, args.batch_size)
+    warm = make_batches(task, base, args.input_size,
+                        args.warmup_batch_size or args.batch_size)
 
     variants = [('BP', '-', lambda: MODELS.build(copy.deepcopy(base)),
                  False)]
@@ -242,7 +173,7 @@ def run(args):
             # 'one step': all gradients held until one step per iteration
             # (the default when per-module steps would not be exact).
             label, cp = method
-            row['step_per_module'] = model._steps_per_module(optim)
+            row['step_per_module'] = model.steps_per_module(optim)
             method = label + ('' if row['step_per_module'] else
                               ', one step') + (' + cp' if cp else '')
         print(f'measuring {method} K={k} ...', file=sys.stderr, flush=True)
@@ -277,7 +208,7 @@ def run(args):
 
 
 def main(argv=None):
-    from man_mm.utils import format_table
+    from man_mm.analysis import format_table
     args = parse_args(argv)
     rows, breakdowns = run(args)
     columns = [('method', 'method', '{}'), ('K', 'K', '{}'),

@@ -56,7 +56,7 @@ def build_model(config):
 
 
 def make_batch(cfg, n, size, it):
-    from man_mm.utils import fake_cls_batch
+    from man_mm.testing import fake_cls_batch
     num_classes = cfg.model.model.head.num_classes
     return fake_cls_batch(n, (3, *size), num_classes, seed=it)
 

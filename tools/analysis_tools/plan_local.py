@@ -26,9 +26,6 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark_local import (base_model_cfg, build_optim_wrapper,  # noqa
-                             make_batches, task_of)
 
 
 def parse_args(argv=None):
@@ -60,8 +57,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     from man_mm.models import LocalLearningModel
-    from man_mm.utils import format_table, measure_train_step
-    from man_mm.utils.local_planner import (plan, profile_units,
+    from man_mm.analysis import (base_model_cfg, build_optim_wrapper,
+                                 format_table, make_batches,
+                                 measure_train_step, task_of)
+    from man_mm.analysis.planner import (plan, profile_units,
                                             setting_options)
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -74,8 +73,8 @@ def main(argv=None):
                                      'split_points', 'with_cp',
                                      'step_per_module')}
     task = task_of(base)
-    batch = make_batches(task, base, args)
-    small = make_batches(task, base, args, batch_size=1)
+    batch = make_batches(task, base, args.input_size, args.batch_size)
+    small = make_batches(task, base, args.input_size, 1)
     step = True if args.step_per_module else None
 
     def local_kwargs_at(width):

@@ -31,10 +31,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-HERE = osp.dirname(osp.abspath(__file__))
-ROOT = osp.dirname(osp.dirname(HERE))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, HERE)
+# The configs next to these tools (a checkout, or man_mm/.mim).
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.realpath(__file__))))
 
 #: Method name -> (label, config suffix). The local ones are K=16.
 METHODS = {
@@ -134,7 +132,7 @@ def images_per_second(model, shape, batch=64, iters=5):
 def finished(run_dir):
     """The logged scalars of a run that reached its final validation, or
     None."""
-    from train_and_compare import read_scalars
+    from man_mm.analysis.runs import read_scalars
     try:
         rows = read_scalars(run_dir)
     except (FileNotFoundError, OSError):
@@ -148,7 +146,7 @@ def run_all(args, work_dir):
     Runs already finished in ``work_dir`` are reused; a failed run (e.g. a
     non-finite loss) becomes a row with ``error`` instead of stopping the
     table."""
-    from train_and_compare import read_scalars, say, summarise, train
+    from man_mm.analysis.runs import read_scalars, say, summarise, train
     options = []
     if args.budget:
         options = [f'train_cfg.max_epochs={args.budget}',

@@ -50,10 +50,10 @@ def prepare_digits(out_dir: str) -> dict:
     return counts
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='data/digits')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     counts = prepare_digits(args.out)
     print(f"digits: {counts['train']} train / {counts['val']} val images "
           f'in {args.out}')

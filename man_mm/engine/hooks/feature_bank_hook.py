@@ -10,9 +10,11 @@ class FeatureBankHook(Hook):
     """Attach, refresh, log and release the model's feature bank.
 
     - ``before_train``: register the bank's forward hooks on the backbone.
-    - ``after_train_iter``: log the bank's size (``bank_mem``, MiB) and drop
-      its features, so they never outlive the iteration that made them
-      (the bank is online: refreshed every forward, never precomputed).
+    - ``after_train_iter``: log the bank's size (``bank_mem``, MiB; only
+      for a bank with taps: detection and SR) and drop its features, so
+      they never outlive the iteration that made them (the bank is online:
+      refreshed every forward, never precomputed) and do not sit in memory
+      through validation and checkpointing.
     - ``before_val``/``after_train``: remove the forward hooks, so
       validation, testing and the saved model run hook-free.
 
@@ -41,8 +43,9 @@ class FeatureBankHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
         bank = self._bank(runner)
-        runner.message_hub.update_scalar('train/bank_mem',
-                                         bank.nbytes / 2**20)
+        if bank.taps:  # classifiers' banks are empty by default
+            runner.message_hub.update_scalar('train/bank_mem',
+                                             bank.nbytes / 2**20)
         bank.clear()
 
     def before_val(self, runner) -> None:

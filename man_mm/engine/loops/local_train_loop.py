@@ -22,6 +22,7 @@ from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from man_mm.registry import LOOPS
 from man_mm.utils import ActivationMemoryMeter, TotalMemoryMeter
+from man_mm.utils.mmengine_compat import advance_loop_iter
 
 
 class _ActMemMixin:
@@ -57,7 +58,7 @@ class _ActMemMixin:
                     logger='current', level=logging.WARNING)
         self.runner.call_hook(
             'before_train_iter', batch_idx=idx, data_batch=data_batch)
-        if self.measure_act_mem and self._iter % self.meter_interval == 0:
+        if self.measure_act_mem and self.iter % self.meter_interval == 0:
             total = TotalMemoryMeter.for_training(model,
                                                   self.runner.optim_wrapper)
             with ActivationMemoryMeter.for_model(model) as meter, total:
@@ -74,7 +75,7 @@ class _ActMemMixin:
             batch_idx=idx,
             data_batch=data_batch,
             outputs=outputs)
-        self._iter += 1
+        advance_loop_iter(self)
 
     def _log_per_rank(self, act_mem: float, mem_peak: float) -> None:
         """Distributed: every rank's figures (the log's ``act_mem`` and
@@ -83,7 +84,7 @@ class _ActMemMixin:
             return
         ranks = all_gather_object((act_mem, mem_peak))
         print_log(
-            f'Iter {self._iter}: per rank act_mem (MiB) ' + ', '.join(
+            f'Iter {self.iter}: per rank act_mem (MiB) ' + ', '.join(
                 f'{a:.1f}' for a, _ in ranks) + '; mem_peak (MiB) ' +
             ', '.join(f'{m:.1f}' for _, m in ranks),
             logger='current')
@@ -136,4 +137,4 @@ class LocalIterBasedTrainLoop(_ActMemMixin, IterBasedTrainLoop):
         self._init_act_mem(measure_act_mem, meter_interval)
 
     def run_iter(self, data_batch: Sequence[dict]) -> None:
-        self._run_iter(self._iter, data_batch)
+        self._run_iter(self.iter, data_batch)

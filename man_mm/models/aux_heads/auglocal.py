@@ -9,8 +9,8 @@ modules, l. 82-84) and its README command for ResNet-32 K=16
 from torch import nn
 
 from man_mm.registry import MODELS
-from ..local.units import fresh_copy
-from ._cls_common import (cross_entropy, depth_fraction, he_init_convs,
+from ..splitters.base import fresh_copy
+from .common import (cross_entropy, depth_fraction, he_init_convs,
                           num_classes_of)
 
 

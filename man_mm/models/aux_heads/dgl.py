@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from man_mm.registry import MODELS
-from ._cls_common import (cross_entropy, he_init_convs, in_channels_of,
+from .common import (cross_entropy, he_init_convs, in_channels_of,
                           num_classes_of)
 
 
@@ -79,7 +79,7 @@ class DGLDetAux(nn.Module):
 
     def __init__(self, task, units, last_unit):
         super().__init__()
-        from ._pyramid import ResizePyramid
+        from .pyramid import ResizePyramid
         from .slm import owned_or_shared_heads
         c = in_channels_of(units, last_unit)
         self._task = task
@@ -89,8 +89,8 @@ class DGLDetAux(nn.Module):
         self.pyramid = ResizePyramid(
             c, last_unit.stage,
             {t: units.stage_out_channels(t) for t in task.neck_stages})
-        self._heads = owned_or_shared_heads(task, False, self)
+        self.heads = owned_or_shared_heads(task, False, self)
 
     def forward(self, x, data_samples, bank):
         return self._task.loss(self.pyramid(self.conv(x)), data_samples,
-                               self._heads)
+                               self.heads)

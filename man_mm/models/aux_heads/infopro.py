@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from man_mm.registry import MODELS
-from ._cls_common import (cross_entropy, depth_fraction, gt_labels,
+from .common import (cross_entropy, depth_fraction, gt_labels,
                           he_init_convs, in_channels_of, interpolate,
                           num_classes_of)
 

@@ -14,7 +14,7 @@ References (read side by side):
 The defaults are AugLocal's (the setting of the paper's Table 1): pooled
 prediction features <= 512, the Linear layer's default initialisation and
 the project's SGD recipe. ``pred_features=4096, zero_init_pred=True`` and an
-Adam optimiser at 5e-4 (``resnet32_*_predsim_k16_adam.py``) are
+Adam optimiser at 5e-4 (``resnet32_cifar10_predsim_adam_k16.py``) are
 local-loss's.
 """
 from typing import Tuple
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from man_mm.registry import MODELS
-from ._cls_common import (cross_entropy, gt_labels, he_init_convs,
+from .common import (cross_entropy, gt_labels, he_init_convs,
                           in_channels_of, num_classes_of)
 
 

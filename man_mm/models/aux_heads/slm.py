@@ -3,8 +3,8 @@
 from torch import nn
 
 from man_mm.registry import MODELS
-from ..local.checkpoint import run_blocks
-from ..local.units import fresh_copy
+from ..layers.checkpoint import run_blocks
+from ..splitters.base import fresh_copy
 
 
 def owned_or_shared_heads(task, share_head: bool, owner: nn.Module):
@@ -19,19 +19,6 @@ def owned_or_shared_heads(task, share_head: bool, owner: nn.Module):
         return list(heads)
     owner.own_heads = nn.ModuleList([fresh_copy(h) for h in heads])
     return list(owner.own_heads)
-
-
-def fresh_narrow_blocks(units, last_unit, width: float) -> nn.Sequential:
-    """SLM blocks of inner width ``width``, or a clear error when the
-    backbone's splitter cannot narrow its blocks."""
-    try:
-        return units.fresh_blocks_after(last_unit, width=width)
-    except TypeError as e:
-        if 'width' not in str(e):
-            raise
-        raise TypeError(
-            f'SLM width={width} needs a splitter that can narrow its blocks; '
-            f'{type(units).__name__} cannot. Use width=1.0.') from None
 
 
 @MODELS.register_module()
@@ -61,11 +48,11 @@ class SLMClsAux(nn.Module):
         self.share_head = share_head
         self.with_cp = False
         self.blocks = units.fresh_blocks_after(last_unit)
-        self._heads = owned_or_shared_heads(task, share_head, self)
+        self.heads = owned_or_shared_heads(task, share_head, self)
 
     def forward(self, x, data_samples, bank):
         x = run_blocks(self.blocks, x, self.with_cp)
-        return self._task.loss(x, data_samples, self._heads, bank=bank)
+        return self._task.loss(x, data_samples, self.heads, bank=bank)
 
     def extra_repr(self):
         return f'share_head={self.share_head}'
@@ -119,17 +106,16 @@ class SLMDetAux(nn.Module):
         self.stage = s
         wanted = task.neck_stages
         if adapt:
-            rest = units.fresh_blocks_after(last_unit) if width == 1.0 \
-                else fresh_narrow_blocks(units, last_unit, width)
+            rest = units.fresh_blocks_after(last_unit, width=width)
             n_rest = len(rest) - (units.num_stages - 1 - s)
             self.rest = nn.Sequential(*list(rest)[:n_rest])
             self.later = nn.ModuleList(list(rest)[n_rest:])
         else:
-            from ._pyramid import ResizePyramid
+            from .pyramid import ResizePyramid
             self.pyramid = ResizePyramid(
                 units.stage_out_channels(s), s,
                 {t: units.stage_out_channels(t) for t in wanted})
-        self._heads = owned_or_shared_heads(task, share_head, self)
+        self.heads = owned_or_shared_heads(task, share_head, self)
 
     def stage_features(self, x, bank) -> dict:
         if not self.adapt:
@@ -145,7 +131,7 @@ class SLMDetAux(nn.Module):
 
     def forward(self, x, data_samples, bank):
         feats = self.stage_features(x, bank)
-        return self._task.loss(feats, data_samples, self._heads, bank=bank)
+        return self._task.loss(feats, data_samples, self.heads, bank=bank)
 
     def extra_repr(self):
         return (f'stage={self.stage}, adapt={self.adapt}, '

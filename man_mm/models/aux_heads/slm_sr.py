@@ -2,7 +2,7 @@
 from torch import nn
 
 from man_mm.registry import MODELS
-from ..local.checkpoint import run_blocks
+from ..layers.checkpoint import run_blocks
 from .slm import owned_or_shared_heads
 
 
@@ -46,11 +46,11 @@ class SLMSRAux(nn.Module):
         self.with_cp = False
         self.blocks = units.fresh_blocks_after(last_unit) if adapt else \
             nn.Sequential()
-        self._heads = owned_or_shared_heads(task, share_head, self)
+        self.heads = owned_or_shared_heads(task, share_head, self)
 
     def forward(self, x, data_samples, bank):
         x = run_blocks(self.blocks, x, self.with_cp)
-        return self._task.loss(x, data_samples, self._heads,
+        return self._task.loss(x, data_samples, self.heads,
                                bank=bank if self.adapt else None,
                                global_skip=self.adapt)
 

@@ -6,37 +6,13 @@ ResNets, so ResNet-32 gives K=16 as in AugLocal/InfoPro). Units are the
 backbone's *own* submodules: local training updates the base model in place,
 so its checkpoint stays loadable by the unmodified base config.
 """
-import copy
-from dataclasses import dataclass
 from typing import List
 
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
-from .backbone_units import BackboneUnits
-
-
-@dataclass
-class Unit:
-    """One indivisible piece of the backbone.
-
-    Attributes:
-        name (str): Readable name, e.g. ``'stem'`` or ``'layer2.3'``.
-        module (nn.Module): The backbone's own module (not a copy).
-        stage (int): Stage index; ``-1`` for a stand-alone stem.
-        index (int): Block index inside the stage (``-1`` for the stem).
-        is_stage_end (bool): Whether the unit's output is its stage's output
-            (the feature an FPN or a feature bank would take).
-    """
-    name: str
-    module: nn.Module
-    stage: int
-    index: int
-    is_stage_end: bool
-
-    @property
-    def trainable(self) -> bool:
-        return any(p.requires_grad for p in self.module.parameters())
+from man_mm.utils import Unregistered, optional_types
+from .base import BackboneUnits, StemAndBlock, Unit, fresh_copy
 
 
 class ResNetStem(nn.Module):
@@ -51,12 +27,11 @@ class ResNetStem(nn.Module):
 
     def __init__(self, backbone: nn.Module):
         super().__init__()
-        # A plain list: the backbone must not be registered again here.
-        self._backbone = [backbone]
+        self._backbone = Unregistered(backbone)
         self.layers = nn.Sequential(*self.backbone_layers())
 
     def backbone_layers(self) -> list:
-        backbone = self._backbone[0]
+        backbone = self._backbone.module
         if getattr(backbone, 'deep_stem', False):
             layers = [backbone.stem]
         else:
@@ -75,22 +50,6 @@ class ResNetStem(nn.Module):
         return x
 
 
-class StemAndBlock(nn.Sequential):
-    """The stem fused with the first block, as ImageNet ResNet units are."""
-
-
-def _supported_resnets():
-    classes = []
-    from mmpretrain.models.backbones import ResNet as PretrainResNet
-    classes.append(PretrainResNet)
-    try:
-        from mmdet.models.backbones import ResNet as DetResNet
-        classes.append(DetResNet)
-    except ImportError:  # detection is optional for classification users
-        pass
-    return tuple(classes)
-
-
 @UNIT_SPLITTERS.register_module()
 class ResNetUnits(BackboneUnits):
     """Units and stage layout of an mmpretrain or mmdet ResNet backbone.
@@ -107,7 +66,8 @@ class ResNetUnits(BackboneUnits):
 
     @classmethod
     def supported_types(cls):
-        return _supported_resnets()
+        return (optional_types('mmpretrain.models.backbones', 'ResNet') +
+                optional_types('mmdet.models.backbones', 'ResNet'))
 
     def _default_stem_as_unit(self) -> bool:
         return not hasattr(self.backbone, 'maxpool')
@@ -179,20 +139,3 @@ class ResNetUnits(BackboneUnits):
         for stage in self.stages[first_stage:]:
             blocks.append(copy_block(stage[0]))
         return nn.Sequential(*blocks)
-
-
-def fresh_copy(module: nn.Module) -> nn.Module:
-    """Same architecture as ``module``, new trainable parameters.
-
-    Deep-copying keeps the block type, width, stride and downsample of any
-    block family; every layer is then re-initialised with its own
-    ``reset_parameters`` so no backbone weight leaks into an auxiliary net.
-    """
-    new = copy.deepcopy(module)
-    for m in new.modules():
-        if hasattr(m, 'reset_parameters'):
-            m.reset_parameters()
-    for p in new.parameters():
-        p.requires_grad_(True)
-    new.train()
-    return new

@@ -1,33 +1,64 @@
 """The base class of the unit splitters: what a new one must provide.
 
-A unit splitter cuts one backbone family into :class:`~.units.Unit`\\ s and
+A unit splitter cuts one backbone family into :class:`Unit`\\ s and
 builds the fresh layers of the SLM aux nets. :class:`BackboneUnits` holds
 what every splitter does the same way (the type check with the message that
 lists the supported backbones, ``backbone``, ``stem_as_unit``, ``units``,
 ``len()``, ``num_stages``); a subclass says what differs.
 """
-import importlib
-import sys
-from typing import TYPE_CHECKING, List, Tuple, Type
+import copy
+from dataclasses import dataclass
+from typing import List, Optional, Tuple, Type
 
 from torch import nn
 
-if TYPE_CHECKING:  # units.py imports this module
-    from .units import Unit
+from man_mm.registry import unsupported_message
 
 
-def types_if_imported(module: str, *names: str) -> Tuple[Type, ...]:
-    """Classes ``names`` of ``module``, or ``()`` while the library (its
-    top-level package) is not imported yet: no instance can exist then, so
-    a splitter need not pay for a slow import to check another backbone.
+@dataclass
+class Unit:
+    """One indivisible piece of the backbone.
 
-    Example:
-        ``types_if_imported('mmdet.models.backbones', 'Darknet')``
+    Attributes:
+        name (str): Readable name, e.g. ``'stem'`` or ``'layer2.3'``.
+        module (nn.Module): The backbone's own module (not a copy).
+        stage (int): Stage index; ``-1`` for a stand-alone stem.
+        index (int): Block index inside the stage (``-1`` for the stem).
+        is_stage_end (bool): Whether the unit's output is its stage's output
+            (the feature an FPN or a feature bank would take).
     """
-    if module.split('.')[0] not in sys.modules:
-        return ()
-    found = importlib.import_module(module)
-    return tuple(getattr(found, name) for name in names)
+    name: str
+    module: nn.Module
+    stage: int
+    index: int
+    is_stage_end: bool
+
+    @property
+    def trainable(self) -> bool:
+        return any(p.requires_grad for p in self.module.parameters())
+
+
+
+class StemAndBlock(nn.Sequential):
+    """The stem fused with the first block, as ImageNet ResNet units are."""
+
+
+
+def fresh_copy(module: nn.Module) -> nn.Module:
+    """Same architecture as ``module``, new trainable parameters.
+
+    Deep-copying keeps the block type, width, stride and downsample of any
+    block family; every layer is then re-initialised with its own
+    ``reset_parameters`` so no backbone weight leaks into an auxiliary net.
+    """
+    new = copy.deepcopy(module)
+    for m in new.modules():
+        if hasattr(m, 'reset_parameters'):
+            m.reset_parameters()
+    for p in new.parameters():
+        p.requires_grad_(True)
+    new.train()
+    return new
 
 
 class BackboneUnits:
@@ -39,7 +70,7 @@ class BackboneUnits:
     - ``supported_names`` (str): what it accepts, for error messages.
     - ``supported_types()`` (classmethod): the backbone classes it accepts
       (subclasses too); ``()`` or ``ImportError`` when their library is
-      missing (:func:`types_if_imported` does both).
+      missing (:func:`man_mm.utils.optional_types` does both).
     - ``_init_stages()``: set ``self.stages`` (the stage modules, in forward
       order) and ``self.stage_names``, plus anything ``_build_units`` needs;
       raise ``ValueError`` for a configuration it cannot split.
@@ -50,8 +81,8 @@ class BackboneUnits:
       stage indices are the backbone's ``out_indices`` (the bank keys are
       ``'stage{i}'``).
     - ``stage_out_channels(stage)``: output channels of ``stage``.
-    - ``fresh_blocks_after(unit)``: an ``nn.Sequential`` of *fresh* layers
-      (new parameters, e.g. :func:`~.units.fresh_copy`) finishing the
+    - ``fresh_blocks_after(unit, width=1.0)``: an ``nn.Sequential`` of
+      *fresh* layers (new parameters, e.g. :func:`fresh_copy`) finishing the
       network after ``unit``: one block for the rest of its stage, then one
       per later stage.
 
@@ -87,8 +118,7 @@ class BackboneUnits:
 
     def __init__(self, backbone: nn.Module, stem_as_unit=None):
         if not isinstance(backbone, self.supported_types()):
-            from .splitters import unsupported_backbone_message
-            raise TypeError(unsupported_backbone_message(backbone, self.role))
+            raise TypeError(unsupported_message(backbone, self.role))
         self.backbone = backbone
         if stem_as_unit is None:
             stem_as_unit = self._default_stem_as_unit()
@@ -123,6 +153,35 @@ class BackboneUnits:
         """Output channels of ``stage``."""
         raise NotImplementedError
 
-    def fresh_blocks_after(self, unit: 'Unit') -> nn.Sequential:
-        """Fresh layers finishing the network after ``unit``."""
+    def fresh_blocks_after(self, unit: 'Unit',
+                           width: float = 1.0) -> nn.Sequential:
+        """Fresh layers finishing the network after ``unit``.
+
+        Args:
+            unit (Unit): The last unit before the fresh layers.
+            width (float): Inner width of the fresh blocks relative to the
+                backbone's; 1.0 is the paper's SLM. A splitter that cannot
+                narrow its blocks refuses other values
+                (:meth:`check_width`).
+        """
         raise NotImplementedError
+
+    def make_unit(self, name: str, parts: List[nn.Module], stage: int,
+                  index: int, is_stage_end: bool,
+                  final_layer: Optional[nn.Module] = None) -> 'Unit':
+        """A unit made of ``parts`` run in order (e.g. a stage's downsample
+        layer and its first block); the network's last unit also runs
+        ``final_layer`` (e.g. the final norm, named ``'+norm'``)."""
+        if final_layer is not None and is_stage_end and \
+                stage == self.num_stages - 1:
+            parts, name = [*parts, final_layer], name + '+norm'
+        module = parts[0] if len(parts) == 1 else nn.Sequential(*parts)
+        return Unit(name, module, stage, index, is_stage_end)
+
+    def check_width(self, width: float) -> None:
+        """Refuse a ``width`` this splitter cannot build."""
+        if width != 1.0:
+            raise ValueError(
+                f'SLM width={width} needs a splitter that can narrow its '
+                f'blocks; {type(self).__name__} cannot (ResNetUnits can). '
+                'Use width=1.0, the paper\'s SLM.')

@@ -7,15 +7,15 @@ EDSR (``mmagic.models.EDSRNet``) is input normalisation, ``conv_first`` (the
 the normalisation and ``conv_first`` go with the first one, as the stem does
 for ImageNet ResNets, so EDSR-baseline gives 16 units and EDSR 32. The body
 is a single stage. The tail is the task head (see
-:class:`man_mm.models.local.edit_task.EditTaskAdapter`).
+:class:`man_mm.models.task_adapters.EditTaskAdapter`).
 """
 from typing import List
 
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
-from .backbone_units import BackboneUnits, types_if_imported
-from .units import StemAndBlock, Unit
+from man_mm.utils import Unregistered, optional_types
+from .base import BackboneUnits, StemAndBlock, Unit
 
 
 class EDSRStem(nn.Module):
@@ -31,11 +31,10 @@ class EDSRStem(nn.Module):
     def __init__(self, generator: nn.Module):
         super().__init__()
         self.conv_first = generator.conv_first
-        # A plain list: the generator must not be registered again here.
-        self._generator = [generator]
+        self._generator = Unregistered(generator)
 
     def forward(self, x):
-        generator = self._generator[0]
+        generator = self._generator.module
         x = (x - generator.mean.to(x)) / generator.std.to(x)
         return self.conv_first(x)
 
@@ -55,7 +54,7 @@ class EDSRUnits(BackboneUnits):
 
     @classmethod
     def supported_types(cls):
-        return types_if_imported('mmagic.models.editors.edsr.edsr_net',
+        return optional_types('mmagic.models.editors.edsr.edsr_net',
                                  'EDSRNet')
 
     def _init_stages(self):
@@ -80,13 +79,15 @@ class EDSRUnits(BackboneUnits):
         """Every EDSR feature has ``mid_channels`` channels."""
         return self.backbone.mid_channels
 
-    def fresh_blocks_after(self, unit: Unit) -> nn.Sequential:
+    def fresh_blocks_after(self, unit: Unit,
+                           width: float = 1.0) -> nn.Sequential:
         """One fresh ``ResidualBlockNoBN`` if any body block follows
         ``unit`` (EDSR's body is one stage: one SLM layer for its rest).
 
         The block is built as EDSR builds its own (same width and
         ``res_scale``, mmagic's initialisation), with new parameters.
         """
+        self.check_width(width)
         from mmagic.models.archs import ResidualBlockNoBN
         body = self.backbone.body
         if unit.stage >= 0 and unit.index == len(body) - 1:

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
-from .backbone_units import BackboneUnits, types_if_imported
-from .units import Unit, fresh_copy
+from man_mm.utils import Unregistered, optional_types
+from .base import BackboneUnits, Unit, fresh_copy
 
 
 def to_tokens(x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
@@ -48,11 +48,10 @@ class SwinStem(nn.Module):
         if backbone.use_abs_pos_embed:
             # The backbone's own parameter, so the unit owns it too.
             self.absolute_pos_embed = backbone.absolute_pos_embed
-        # A plain list: the backbone must not be registered again here.
-        self._backbone = [backbone]
+        self._backbone = Unregistered(backbone)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        backbone = self._backbone[0]
+        backbone = self._backbone.module
         x, hw_shape = self.patch_embed(x)
         if backbone.use_abs_pos_embed:
             from mmpretrain.models.utils import resize_pos_embed
@@ -126,7 +125,7 @@ class SwinUnits(BackboneUnits):
 
     @classmethod
     def supported_types(cls):
-        return types_if_imported('mmpretrain.models.backbones',
+        return optional_types('mmpretrain.models.backbones',
                                  'SwinTransformer')
 
     def _init_stages(self):
@@ -160,23 +159,21 @@ class SwinUnits(BackboneUnits):
                 elif i == 0 and not self.stem_as_unit:
                     parts.insert(0, stem)
                     name = f'patch_embed+{name}'
-                end = i == len(stage.blocks) - 1
-                if end and s == len(self.stages) - 1:
-                    parts.append(self.output)
-                    name += '+norm'
-                module = parts[0] if len(parts) == 1 else \
-                    nn.Sequential(*parts)
-                units.append(Unit(name, module, s, i, end))
+                units.append(self.make_unit(name, parts, s, i,
+                                            i == len(stage.blocks) - 1,
+                                            self.output))
         return units
 
     def stage_out_channels(self, stage: int) -> int:
         return self.stages[max(stage, 0)].embed_dims
 
-    def fresh_blocks_after(self, unit: Unit) -> nn.Sequential:
+    def fresh_blocks_after(self, unit: Unit,
+                           width: float = 1.0) -> nn.Sequential:
         """Fresh layers finishing the network after ``unit``: one Swin
         block for the rest of its stage if any remains, then per later
         stage a patch merging and one Swin block, then a fresh final
         norm."""
+        self.check_width(width)
         blocks = []
         stage = max(unit.stage, 0)
         if unit.stage < 0 or not unit.is_stage_end:

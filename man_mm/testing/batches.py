@@ -1,6 +1,20 @@
-"""Synthetic super-resolution batches in mmagic's data-loader format."""
+"""Synthetic batches in the data-loader formats of mmpretrain and mmagic."""
 import torch
 import torch.nn.functional as F
+
+
+def fake_cls_batch(batch_size: int, input_shape=(3, 32, 32),
+                   num_classes: int = 10, seed: int = 0) -> dict:
+    """A random classification batch in mmpretrain's data-loader format."""
+    from mmpretrain.structures import DataSample
+    g = torch.Generator().manual_seed(seed)
+    inputs = [
+        torch.randint(0, 256, input_shape, generator=g, dtype=torch.uint8)
+        for _ in range(batch_size)
+    ]
+    labels = torch.randint(0, num_classes, (batch_size, ), generator=g)
+    samples = [DataSample().set_gt_label(int(y)) for y in labels]
+    return dict(inputs=inputs, data_samples=samples)
 
 
 def fake_sr_batch(batch_size: int, lr_shape=(3, 48, 48), scale: int = 2,

@@ -11,22 +11,7 @@ import torch
 from mmengine.optim import OptimWrapper
 from torch import nn
 
-from .memory import ActivationMemoryMeter
-from .total_memory import TotalMemoryMeter
-
-
-def fake_cls_batch(batch_size: int, input_shape=(3, 32, 32),
-                   num_classes: int = 10, seed: int = 0) -> dict:
-    """A random classification batch in mmpretrain's data-loader format."""
-    from mmpretrain.structures import DataSample
-    g = torch.Generator().manual_seed(seed)
-    inputs = [
-        torch.randint(0, 256, input_shape, generator=g, dtype=torch.uint8)
-        for _ in range(batch_size)
-    ]
-    labels = torch.randint(0, num_classes, (batch_size, ), generator=g)
-    samples = [DataSample().set_gt_label(int(y)) for y in labels]
-    return dict(inputs=inputs, data_samples=samples)
+from man_mm.utils import ActivationMemoryMeter, TotalMemoryMeter
 
 
 def measure_train_step(model: nn.Module,
@@ -188,7 +173,7 @@ def module_breakdown(model: nn.Module, batch: dict,
     for lm in model.local_modules:
         handles.append(lm.register_forward_pre_hook(start(lm)))
         handles.append(lm.body.register_forward_hook(after('body', 'input')))
-        heads = getattr(lm.aux, '_heads', None) or \
+        heads = getattr(lm.aux, 'heads', None) or \
             model.task.head_modules()
         if len(heads) > 1 and all(heads[0] is not n for n in necks):
             necks.append(heads[0])
@@ -209,3 +194,78 @@ def module_breakdown(model: nn.Module, batch: dict,
         for key in [k for k in row if k.endswith('_at')]:
             del row[key]
     return rows
+
+
+def base_model_cfg(cfg) -> dict:
+    """The base model's config of a BP or MAN config."""
+    # A ConfigDict, not a dict: mmdet's two-stage detectors read
+    # train_cfg.rpn as an attribute.
+    model = copy.deepcopy(cfg.model)
+    if model['type'].endswith('LocalLearningModel'):
+        model = model['model']
+    # As mmengine's Runner: the config's top-level data_preprocessor (e.g.
+    # mmpretrain's num_classes, which Mixup/CutMix need) fills a gap.
+    if cfg.get('data_preprocessor') is not None:
+        model.setdefault('data_preprocessor', copy.deepcopy(
+            cfg.data_preprocessor))
+    return model
+
+
+def task_of(base: dict) -> str:
+    """``'det'``, ``'sr'`` or ``'cls'`` for a base model config."""
+    return 'det' if 'bbox_head' in base or 'roi_head' in base else \
+        'sr' if 'generator' in base else 'cls'
+
+
+def make_batches(task: str, base: dict, input_size, batch_size: int):
+    """``i -> synthetic batch`` of ``batch_size`` images of ``input_size``
+    (H, W; the LR patch for SR) for the task of ``base``."""
+    from man_mm.testing import fake_cls_batch
+    shape = (3, *input_size)
+    n = batch_size
+    if task == 'cls':
+        num_classes = base['head'].get('num_classes', 10)
+        return lambda i: fake_cls_batch(n, shape, num_classes, seed=i)
+    if task == 'sr':  # --input-size is the LR patch (paper: 48x48)
+        from man_mm.testing import fake_sr_batch
+        scale = base['generator'].get('upscale_factor', 4)
+        return lambda i: fake_sr_batch(n, shape, scale, seed=i)
+    from mmdet.testing import demo_mm_inputs
+    head = base['bbox_head'] if 'bbox_head' in base else \
+        base['roi_head']['bbox_head']  # two-stage: the RoI head's classes
+    num_classes = head.get('num_classes', 80)
+
+    def det_batch(i):
+        torch.manual_seed(i)
+        return demo_mm_inputs(n, [shape] * n, num_items=[3] * n,
+                              num_classes=num_classes)
+
+    return det_batch
+
+
+def build_optim_wrapper(cfg, model, kind='config'):
+    """The config's optim_wrapper for ``model`` at lr 0 (the optimizer
+    state, hence the memory, is the config's), or SGD with momentum."""
+    from mmengine.optim import OptimWrapper, build_optim_wrapper as build
+    if kind == 'sgd' or 'optim_wrapper' not in cfg:
+        return OptimWrapper(
+            torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9))
+    ow = copy.deepcopy(cfg.optim_wrapper)
+    ow.optimizer.lr = 0.0
+    amp = ow.get('type', 'OptimWrapper') in ('AmpOptimWrapper',
+                                             'mmengine.AmpOptimWrapper')
+    if amp and not torch.cuda.is_available():
+        ow.type = 'OptimWrapper'  # AMP needs a GPU; memory is compared fp32
+        ow.pop('loss_scale', None)
+    return build(model, ow)
+
+
+def accepts_with_cp(backbone_type: str) -> bool:
+    """Whether the registered backbone class takes a ``with_cp`` switch."""
+    import inspect
+    from mmengine.registry import MODELS
+    # The default scope's registry, its modules imported (mmdet's ResNet).
+    with MODELS.switch_scope_and_registry(None) as registry:
+        cls = registry.get(backbone_type)
+    return cls is not None and \
+        'with_cp' in inspect.signature(cls.__init__).parameters

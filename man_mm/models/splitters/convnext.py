@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
-from .backbone_units import BackboneUnits, types_if_imported
-from .units import Unit, fresh_copy
+from man_mm.utils import optional_types
+from .base import BackboneUnits, Unit, fresh_copy
 
 #: mmpretrain's default ``layer_scale_init_value`` of ``ConvNeXtBlock``.
 LAYER_SCALE_INIT = 1e-6
@@ -73,7 +73,7 @@ class ConvNeXtUnits(BackboneUnits):
 
     @classmethod
     def supported_types(cls):
-        return types_if_imported('mmpretrain.models.backbones', 'ConvNeXt')
+        return optional_types('mmpretrain.models.backbones', 'ConvNeXt')
 
     def _init_stages(self):
         backbone = self.backbone
@@ -102,22 +102,20 @@ class ConvNeXtUnits(BackboneUnits):
                 if i == 0 and (s > 0 or not self.stem_as_unit):
                     parts.insert(0, downsample[s])
                     name = f'downsample_layers.{s}+{name}'
-                end = i == len(stage) - 1
-                if end and s == len(self.stages) - 1:
-                    parts.append(self.output)
-                    name += '+norm'
-                module = parts[0] if len(parts) == 1 else \
-                    nn.Sequential(*parts)
-                units.append(Unit(name, module, s, i, end))
+                units.append(self.make_unit(name, parts, s, i,
+                                            i == len(stage) - 1,
+                                            self.output))
         return units
 
     def stage_out_channels(self, stage: int) -> int:
         return self.backbone.channels[max(stage, 0)]
 
-    def fresh_blocks_after(self, unit: Unit) -> nn.Sequential:
+    def fresh_blocks_after(self, unit: Unit,
+                           width: float = 1.0) -> nn.Sequential:
         """Fresh layers finishing the network after ``unit``: one block for
         the rest of its stage if any remains, then a downsample layer and
         one block per later stage, then a fresh final norm."""
+        self.check_width(width)
         downsample = self.backbone.downsample_layers
         blocks = []
         stage = max(unit.stage, 0)

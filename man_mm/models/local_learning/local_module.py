@@ -4,16 +4,15 @@ from typing import Dict, List, Tuple
 import torch
 from torch import nn
 
-from .checkpoint import CheckpointedSequential
-from .units import Unit
+from ..layers import CheckpointedSequential
+from ..splitters import Unit
 
 
 class LocalModule(nn.Module):
     """Units of the backbone trained by one auxiliary network.
 
-    Its forward is a complete local step up to the loss, so a distributed
-    wrapper can wrap each local module on its own (DDP allows one backward
-    per forward).
+    Its forward is a complete local step up to the loss: the module's
+    units, then its aux net (the last module's is the real task head).
 
     Args:
         units (list[Unit]): Consecutive backbone units (shared modules).
@@ -23,7 +22,7 @@ class LocalModule(nn.Module):
 
     Attributes:
         with_cp (bool): Checkpoint each unit (see
-            :mod:`man_mm.models.local.checkpoint`); set by
+            :mod:`man_mm.models.layers.checkpoint`); set by
             :class:`LocalLearningModel`.
     """
 

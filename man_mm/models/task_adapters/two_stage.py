@@ -4,7 +4,8 @@ import copy
 import torch
 
 from man_mm.registry import TASK_ADAPTERS
-from .tasks import DetTaskAdapter
+from man_mm.utils import optional_types
+from .detection import DetTaskAdapter
 
 
 @TASK_ADAPTERS.register_module()
@@ -26,8 +27,7 @@ class TwoStageTaskAdapter(DetTaskAdapter):
 
     @classmethod
     def supported_types(cls):
-        from mmdet.models.detectors import TwoStageDetector
-        return (TwoStageDetector, )
+        return optional_types('mmdet.models.detectors', 'TwoStageDetector')
 
     def __init__(self, model):
         super().__init__(model)

@@ -1,5 +1,6 @@
 """The MAN feature bank: detached key features, refreshed every iteration."""
-from typing import Dict, Iterator, List
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional
 
 import torch
 from torch import nn
@@ -62,6 +63,25 @@ class FeatureBank:
                     self._live[key] = output
 
         return hook
+
+    @contextmanager
+    def recording_for(self, inputs: Optional[torch.Tensor] = None
+                      ) -> Iterator['FeatureBank']:
+        """A fresh bank that records while inside (one iteration).
+
+        Args:
+            inputs (Tensor, optional): Stored as ``'inputs'`` for aux nets
+                that read the batch (InfoPro reconstructs it).
+        """
+        self.attach()
+        self.clear()
+        self.recording = True
+        if inputs is not None:
+            self.put('inputs', inputs)
+        try:
+            yield self
+        finally:
+            self.recording = False
 
     # -- storage --------------------------------------------------------------
     def put(self, key: str, feature: torch.Tensor) -> None:

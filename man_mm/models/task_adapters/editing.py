@@ -1,12 +1,12 @@
 """Task adapter for mmagic's single-image super-resolution models."""
-import sys
 from typing import Dict, List
 
 import torch
 from torch import nn
 
 from man_mm.registry import TASK_ADAPTERS
-from .tasks import TaskAdapter, reaches
+from man_mm.utils import optional_types
+from .base import TaskAdapter, reaches
 
 
 @TASK_ADAPTERS.register_module()
@@ -38,10 +38,7 @@ class EditTaskAdapter(TaskAdapter):
 
     @classmethod
     def supported_types(cls):
-        if 'mmagic' not in sys.modules:  # no mmagic model can exist yet
-            return ()
-        from mmagic.models.base_models import BaseEditModel
-        return (BaseEditModel, )
+        return optional_types('mmagic.models.base_models', 'BaseEditModel')
 
     def __init__(self, model: nn.Module):
         super().__init__(model)

@@ -18,8 +18,8 @@ from typing import List
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
-from .backbone_units import BackboneUnits, types_if_imported
-from .units import Unit, fresh_copy
+from man_mm.utils import optional_types
+from .base import BackboneUnits, Unit, fresh_copy
 
 
 class DownsampleAndBlock(nn.Sequential):
@@ -44,7 +44,7 @@ class DarknetUnits(BackboneUnits):
 
     @classmethod
     def supported_types(cls):
-        return types_if_imported('mmdet.models.backbones', 'Darknet')
+        return optional_types('mmdet.models.backbones', 'Darknet')
 
     def _init_stages(self):
         self.stage_names = list(self.backbone.cr_blocks)
@@ -81,11 +81,13 @@ class DarknetUnits(BackboneUnits):
             return self.backbone.conv1.conv.out_channels
         return self.backbone.channels[stage - 1][1]
 
-    def fresh_blocks_after(self, unit: Unit) -> nn.Sequential:
+    def fresh_blocks_after(self, unit: Unit,
+                           width: float = 1.0) -> nn.Sequential:
         """Fresh (re-initialised) layers finishing the network after
         ``unit``: one residual block for the rest of its stage if any
         remains, then, per later stage, that stage's downsampling conv and
         one residual block."""
+        self.check_width(width)
         blocks = []
         if unit.stage > 0 and not unit.is_stage_end:
             blocks.append(fresh_copy(self._res_blocks(unit.stage)[-1]))

@@ -3,7 +3,6 @@ import copy
 import difflib
 import inspect
 import logging
-from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -13,13 +12,19 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
 from torch import nn
 
 from man_mm.registry import MODELS
+from man_mm.utils import ActivationMemoryMeter
+from man_mm.utils.mmengine_compat import (accumulative_counts, inner_count,
+                                          restricted_param_groups,
+                                          set_inner_count)
 from ..aux_heads import TaskHead
-from ..local.checkpoint import disable_block_checkpointing
-from ..local.feature_bank import FeatureBank
-from ..local.local_module import LocalModule
-from ..local.partition import partition_units
-from ..local.tasks import build_task_adapter
-from ..local.splitters import build_units
+from ..layers import disable_block_checkpointing
+from ..splitters import build_units
+from ..task_adapters import build_task_adapter
+from ..task_modules import FeatureBank
+from .grad_sync import GradSync
+from .local_module import LocalModule
+from .local_step import local_steps
+from .partition import partition_units
 
 
 def unknown_keys_message(owner: str, unknown: dict, signature_of) -> str:
@@ -217,7 +222,8 @@ class LocalLearningModel(BaseModel):
             if t not in self.task.required_taps
         ]
         self._add_bank_taps(feature_bank)
-        self._bank_inputs = any(
+        #: Whether an aux net reads the batch from the bank (InfoPro).
+        self.bank_inputs = any(
             getattr(a, 'needs_inputs', False) for a in aux_modules)
         self._step = 0
 
@@ -340,7 +346,6 @@ class LocalLearningModel(BaseModel):
             self.feature_bank.add_tap(tap, module)
 
     def _unit_costs(self, input_shape, trainable) -> List[float]:
-        from man_mm.utils import ActivationMemoryMeter
         costs = []
         x = torch.zeros(2, *input_shape)
         was_training = self.model.training
@@ -384,21 +389,7 @@ class LocalLearningModel(BaseModel):
     # ------------------------------------------------------------------
     # training
     # ------------------------------------------------------------------
-    @contextmanager
-    def _recording_bank(self, inputs: torch.Tensor):
-        """Fresh feature bank for one iteration, recording while inside."""
-        bank = self.feature_bank
-        bank.attach()
-        bank.clear()
-        bank.recording = True
-        if self._bank_inputs:
-            bank.put('inputs', inputs)
-        try:
-            yield bank
-        finally:
-            bank.recording = False
-
-    def _frozen_forward(self, inputs: torch.Tensor) -> torch.Tensor:
+    def frozen_forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """Run the frozen units (no aux, no graph)."""
         if not self.frozen_units:
             return inputs
@@ -415,25 +406,21 @@ class LocalLearningModel(BaseModel):
 
     def local_train_step(self, inputs: torch.Tensor, data_samples,
                          optim_wrapper: OptimWrapper,
-                         grad_sync=None) -> Dict[str, torch.Tensor]:
+                         grad_sync: Optional[GradSync] = None
+                         ) -> Dict[str, torch.Tensor]:
         """K local forward/backward passes and the optimizer step(s).
 
         Args:
             inputs (Tensor): The preprocessed batch.
             data_samples: The batch's data samples (targets).
             optim_wrapper (OptimWrapper): One wrapper over all parameters.
-            grad_sync (optional): Synchronises gradients across processes
-                (:class:`man_mm.models.LocalDistributedDataParallel` passes
-                one). Its ``begin(optim_wrapper)`` says whether this
-                iteration communicates; then ``module_done(k, params)`` is
-                called as soon as module k's gradients are final (all but
-                the last module), ``wait(k)`` before module k's parameters
-                step, and ``finish(params)`` with the rest (the last
-                module's and shared ones) before the final step. With
-                per-module steps, module k then steps after module k+1's
-                backward, so its communication overlaps that compute; the
-                result is the same, since no later module reads module k's
-                parameters.
+            grad_sync (GradSync, optional): Synchronises gradients across
+                processes (:class:`LocalDistributedDataParallel` passes a
+                :class:`GradientSync`); the calls and their order are
+                :class:`GradSync`'s. With per-module steps, module k steps
+                after module k+1's backward, so its communication overlaps
+                that compute; the result is the same, since no later module
+                reads module k's parameters.
 
         Returns:
             dict: The log variables (``loss``, ``loss_aux``, ...).
@@ -444,11 +431,11 @@ class LocalLearningModel(BaseModel):
                 'LocalLearningModel needs a single OptimWrapper (one '
                 'optimizer over all modules and aux nets); got '
                 f'{type(optim_wrapper).__name__}.')
-        per_module = self._steps_per_module(optim_wrapper)
+        per_module = self.steps_per_module(optim_wrapper)
         # Gradient accumulation: every local backward of this iteration
         # counts as one iteration's backward, so scale_loss/should_update
         # behave exactly as for BP.
-        count = optim_wrapper._inner_count
+        count = inner_count(optim_wrapper)
         log_vars = {}
         # Gradient already in the shared head (accumulation) is kept as is;
         # this iteration's K contributions are averaged below.
@@ -457,33 +444,29 @@ class LocalLearningModel(BaseModel):
         sync = grad_sync if grad_sync is not None and grad_sync.begin(
             optim_wrapper) else None
         pending = None  # a module whose step waits for its communication
-        with self._recording_bank(inputs) as bank:
-            x = self._frozen_forward(inputs)
-            for lm in self._local_modules:
-                with optim_wrapper.optim_context(lm):
-                    h, losses = lm(x.detach(), data_samples, bank)
-                loss, module_log = self.parse_losses(losses)
-                self._check_finite(loss, module_log, lm)
-                optim_wrapper._inner_count = count
-                # Frees this module's graph now: the memory saving.
-                optim_wrapper.backward(optim_wrapper.scale_loss(loss))
-                log_vars[f'loss_m{lm.index:02d}'] = \
-                    module_log['loss'].detach()
-                x = h.detach()
-                del h, loss, losses
-                if lm.index == self.num_modules - 1:
-                    continue
-                if sync is not None:
-                    sync.module_done(lm.index, self._module_params[lm.index])
-                if not per_module:
-                    continue
-                if sync is None:
-                    self._step_params(optim_wrapper,
-                                      self._module_params[lm.index])
-                    continue
-                if pending is not None:
-                    self._sync_and_step(sync, optim_wrapper, pending)
-                pending = lm.index
+        for step in local_steps(self, inputs, data_samples,
+                                optim_wrapper.optim_context):
+            lm = step.module
+            loss, module_log = self.parse_losses(step.losses)
+            self._check_finite(loss, module_log, lm)
+            set_inner_count(optim_wrapper, count)
+            # Frees this module's graph now: the memory saving.
+            optim_wrapper.backward(optim_wrapper.scale_loss(loss))
+            log_vars[f'loss_m{lm.index:02d}'] = module_log['loss'].detach()
+            del step, loss
+            if lm.index == self.num_modules - 1:
+                continue
+            if sync is not None:
+                sync.module_done(lm.index, self._module_params[lm.index])
+            if not per_module:
+                continue
+            if sync is None:
+                self._step_params(optim_wrapper,
+                                  self._module_params[lm.index])
+                continue
+            if pending is not None:
+                self._sync_and_step(sync, optim_wrapper, pending)
+            pending = lm.index
         if pending is not None:
             self._sync_and_step(sync, optim_wrapper, pending)
         for p, before in zip(self._averaged_head_params, head_before):
@@ -495,23 +478,29 @@ class LocalLearningModel(BaseModel):
                         self.shared_head_users).add_(before)
         if sync is not None:
             sync.finish(self._final_params)
-        optim_wrapper._inner_count = count + 1
+        set_inner_count(optim_wrapper, count + 1)
         if optim_wrapper.should_update():
             optim_wrapper.step()
             optim_wrapper.zero_grad()
         self._step += 1
         return self._summarise(log_vars, module_log)
 
-    def _steps_per_module(self, optim_wrapper: OptimWrapper) -> bool:
-        """Whether this iteration steps each module after its backward."""
+    def steps_per_module(self, optim_wrapper: OptimWrapper) -> bool:
+        """Whether an iteration with ``optim_wrapper`` steps each module
+        right after its local backward (see ``step_per_module``).
+
+        Raises:
+            ValueError: ``step_per_module=True`` with a wrapper that cannot
+                (AMP, gradient accumulation).
+        """
         if self.step_per_module is False:
             return False
         why_not = None
         if isinstance(optim_wrapper, AmpOptimWrapper):
             why_not = 'AMP (AmpOptimWrapper) unscales once per step'
-        elif optim_wrapper._accumulative_counts != 1:
+        elif accumulative_counts(optim_wrapper) != 1:
             why_not = 'gradient accumulation steps every ' \
-                f'{optim_wrapper._accumulative_counts} iterations'
+                f'{accumulative_counts(optim_wrapper)} iterations'
         elif optim_wrapper.clip_grad_kwargs and not self.step_per_module:
             # Exactness first: a global norm needs every gradient at once.
             return False
@@ -534,16 +523,8 @@ class LocalLearningModel(BaseModel):
                      params: List[nn.Parameter]) -> None:
         """Step (and clip, if configured) ``params`` only; free their
         gradients."""
-        optimizer = optim_wrapper.optimizer
-        wanted = {id(p) for p in params}
-        groups = [g['params'] for g in optimizer.param_groups]
-        try:
-            for g in optimizer.param_groups:
-                g['params'] = [p for p in g['params'] if id(p) in wanted]
+        with restricted_param_groups(optim_wrapper.optimizer, params):
             optim_wrapper.step()
-        finally:
-            for g, kept in zip(optimizer.param_groups, groups):
-                g['params'] = kept
         for p in params:
             p.grad = None
 
@@ -583,13 +564,8 @@ class LocalLearningModel(BaseModel):
         if mode != 'loss':
             return self.model(inputs, data_samples, mode=mode)
         losses = {}
-        with self._recording_bank(inputs) as bank:
-            x = self._frozen_forward(inputs)
-            for lm in self._local_modules:
-                h, module_losses = lm(x.detach(), data_samples, bank)
-                last = lm.index == self.num_modules - 1
-                for name, value in module_losses.items():
-                    losses[name if last else f'm{lm.index:02d}.{name}'] = \
-                        value
-                x = h
+        for step in local_steps(self, inputs, data_samples):
+            prefix = '' if step.is_last else f'm{step.module.index:02d}.'
+            for name, value in step.losses.items():
+                losses[prefix + name] = value
         return losses

@@ -25,8 +25,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-from .memory import ActivationMemoryMeter
-from .total_memory import TotalMemoryMeter
+from man_mm.utils import ActivationMemoryMeter, TotalMemoryMeter
 
 MiB = 2**20
 
@@ -152,7 +151,7 @@ def profile_units(build_local: Callable[..., torch.nn.Module],
                         if p.requires_grad)
         buffers = sum(b.numel() * b.element_size() for b in model.buffers())
         aux = sum(r.aux_params for r in rows)
-        per_module = model._steps_per_module(optim)
+        per_module = model.steps_per_module(optim)
         del model, optim
     return Profile(
         units=out[False], units_cp=out[True],
@@ -199,7 +198,7 @@ def predict(profile: Profile, groups: List[List[int]], with_cp: bool
 def candidate_settings(num_units: int, ks: Optional[List[int]] = None
                        ) -> List[dict]:
     """K values (even splits) and checkpointing on/off to consider."""
-    from man_mm.models.local.partition import partition_units
+    from man_mm.models.local_learning import partition_units
     ks = ks or sorted({k for k in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
                        if k <= num_units} | {num_units})
     out = []

@@ -1,0 +1,64 @@
+"""The walk through the K local modules of one iteration.
+
+Every user of a local forward -- the training step, ``forward(mode='loss')``
+and the tests -- goes through :func:`local_steps`, so the order (fresh
+feature bank, frozen units without a graph, each module on the detached
+output of the previous one) is written once.
+"""
+from contextlib import nullcontext
+from typing import Callable, Dict, Iterator, NamedTuple, Optional
+
+import torch
+from torch import nn
+
+
+class LocalStep(NamedTuple):
+    """One local module's forward.
+
+    Attributes:
+        module (LocalModule): The local module that ran.
+        output (Tensor): Its output, with its graph (its input was
+            detached: gradients stop at the module's first unit).
+        losses (dict[str, Tensor]): Its aux net's losses (the last
+            module's are the real task losses).
+        is_last (bool): Whether it is the last local module.
+    """
+    module: nn.Module
+    output: torch.Tensor
+    losses: Dict[str, torch.Tensor]
+    is_last: bool
+
+
+def local_steps(model, inputs: torch.Tensor, data_samples,
+                context: Optional[Callable] = None) -> Iterator[LocalStep]:
+    """Run ``model``'s local modules in order, one per ``next()``.
+
+    The caller does what local learning does between two modules -- the
+    local backward, which frees the module's graph -- before asking for the
+    next one; the next module then starts from the previous output,
+    detached. The feature bank is fresh and records while the iteration
+    runs.
+
+    Args:
+        model (LocalLearningModel): The model.
+        inputs (Tensor): The preprocessed batch.
+        data_samples: The batch's targets.
+        context (callable, optional): ``context(local_module)`` returns a
+            context manager entered around that module's forward (e.g.
+            ``optim_wrapper.optim_context`` for AMP).
+
+    Yields:
+        LocalStep: Each module's output and losses.
+    """
+    context = context or (lambda _: nullcontext())
+    last = model.num_modules - 1
+    with model.feature_bank.recording_for(
+            inputs if model.bank_inputs else None) as bank:
+        x = model.frozen_forward(inputs)
+        for lm in model.local_modules:
+            with context(lm):
+                h, losses = lm(x.detach(), data_samples, bank)
+            yield LocalStep(lm, h, losses, lm.index == last)
+            x = h.detach()
+            # Drop this frame's references before the next module runs.
+            del h, losses
