@@ -123,7 +123,7 @@ def test_unsupported_backbone_names_the_supported_ones_and_how_to_add():
 
 def test_unsupported_detector_names_the_supported_adapters():
     init_default_scope('mmdet')
-    from tests.test_models.test_local_detection import retinanet
+    from tests.helpers import retinanet
     model = MODELS.build(retinanet())
     model.__class__ = type('MyDetector', (torch.nn.Module, ), {})
     with pytest.raises(TypeError) as e:
@@ -135,7 +135,7 @@ def test_unsupported_detector_names_the_supported_adapters():
 
 
 def test_faster_rcnn_uses_the_two_stage_adapter_and_the_local_fpn():
-    from tests.test_models.test_local_new_models import faster_rcnn_r18
+    from tests.helpers import faster_rcnn_r18
     init_default_scope('mmdet')
     model = LocalLearningModel(faster_rcnn_r18(), num_modules=3)
     assert type(model.task).__name__ == 'TwoStageTaskAdapter'

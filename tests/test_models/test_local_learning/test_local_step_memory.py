@@ -198,12 +198,12 @@ class TestDetector:
 
     @staticmethod
     def _models(num_modules=3, **kwargs):
-        from tests.test_models.test_local_detection import retinanet
+        from tests.helpers import retinanet
         return _without_and_with_cp(retinanet(depth=18), num_modules,
                                     **kwargs)
 
     def test_checkpointing_gives_the_same_gradients(self):
-        from tests.test_models.test_local_detection import det_batch
+        from tests.helpers import det_batch
         plain, cp = self._models()
         batch = det_batch(2, 128)
         g_plain, g_cp = (_grads_after_one_step(m, batch) for m in (plain, cp))
@@ -213,7 +213,7 @@ class TestDetector:
                                        rtol=1e-4, msg=name)
 
     def test_step_per_module_gives_the_same_detector(self):
-        from tests.test_models.test_local_detection import det_batch
+        from tests.helpers import det_batch
         plain, _ = self._models(step_per_module=False)
         per_module = copy.deepcopy(plain)
         per_module.step_per_module = None
@@ -227,7 +227,7 @@ class TestDetector:
     def test_step_per_module_lowers_the_true_peak(self):
         """One module per block: without per-module steps the gradients of
         every block and aux net pile up until the end of the iteration."""
-        from tests.test_models.test_local_detection import det_batch
+        from tests.helpers import det_batch
         batch = det_batch(2, 128)
         per_iter, _ = self._models(num_modules=None, step_per_module=False)
         per_module = copy.deepcopy(per_iter)

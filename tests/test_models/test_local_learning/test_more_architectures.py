@@ -14,7 +14,8 @@ from mmengine.registry import MODELS, init_default_scope
 from man_mm.models import LocalLearningModel
 from man_mm.models.local_learning import local_steps
 from man_mm.utils import ActivationMemoryMeter
-from tests.helpers import fake_batch, load_tool, sgd_wrapper
+from tests.helpers import (fake_batch, faster_rcnn_r18, load_tool,
+                           sgd_wrapper, yolov3_r34)
 
 
 def yolov3_d53():
@@ -22,30 +23,10 @@ def yolov3_d53():
     real Darknet-53: its depth is fixed)."""
     from mmengine.config import ConfigDict
 
-    from tests.test_models.test_local_detection import yolov3_r34
     cfg = yolov3_r34()
     cfg['backbone'] = dict(type='Darknet', depth=53, out_indices=(3, 4, 5))
     cfg['neck']['in_channels'] = [1024, 512, 256]
     return ConfigDict(cfg)  # mmdet reads test_cfg.nms_pre as an attribute
-
-
-def faster_rcnn_r18():
-    """mmdet's Faster R-CNN R50-FPN base model on a ResNet-18, narrow."""
-    import os.path as osp
-
-    import mmdet
-    from mmengine.config import Config, ConfigDict
-    cfg = Config.fromfile(osp.join(
-        osp.dirname(mmdet.__file__),
-        '.mim/configs/_base_/models/faster-rcnn_r50_fpn.py')).model.to_dict()
-    cfg['backbone'].update(depth=18, init_cfg=None)
-    cfg['neck'].update(in_channels=[64, 128, 256, 512], out_channels=32)
-    cfg['rpn_head'].update(in_channels=32, feat_channels=32)
-    roi = cfg['roi_head']
-    roi['bbox_roi_extractor']['out_channels'] = 32
-    roi['bbox_head'].update(in_channels=32, fc_out_channels=64,
-                            num_classes=3)
-    return ConfigDict(cfg)  # mmdet reads train_cfg.rpn as an attribute
 
 
 def classifier(backbone, channels, neck=True):

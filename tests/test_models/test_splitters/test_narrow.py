@@ -5,7 +5,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel, ResNetUnits
 from man_mm.models.splitters.narrow import narrow_block
-from tests.test_models.test_local_detection import det_batch, retinanet
+from tests.helpers import det_batch, retinanet
 
 
 def _numel(module):

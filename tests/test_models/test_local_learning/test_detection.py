@@ -8,75 +8,13 @@ from mmengine.registry import MODELS, init_default_scope
 from man_mm.models import LocalLearningModel, SLMDetAux
 from man_mm.utils import ActivationMemoryMeter
 from man_mm.testing import assert_gradient_isolated
-from tests.helpers import sgd_wrapper
+from tests.helpers import det_batch, retinanet, sgd_wrapper, yolov3_r34
 
 
 @pytest.fixture(autouse=True)
 def _mmdet_scope():
     init_default_scope('mmdet')
     yield
-
-
-def retinanet(depth=18, frozen_stages=1, small=True):
-    """mmdet's RetinaNet config (its _base_ model) on a ResNet."""
-    from mmengine.config import Config
-    import mmdet
-    import os.path as osp
-    cfg = Config.fromfile(osp.join(
-        osp.dirname(mmdet.__file__),
-        '.mim/configs/_base_/models/retinanet_r50_fpn.py')).model.to_dict()
-    cfg['backbone'].update(depth=depth, frozen_stages=frozen_stages,
-                           init_cfg=None)
-    if depth < 50:
-        cfg['neck']['in_channels'] = [64, 128, 256, 512]
-    cfg['bbox_head']['num_classes'] = 3
-    if small:
-        cfg['neck']['out_channels'] = 32
-        cfg['bbox_head'].update(in_channels=32, feat_channels=32,
-                                stacked_convs=1)
-    return cfg
-
-
-def yolov3_r34():
-    return dict(
-        type='YOLOV3',
-        data_preprocessor=dict(type='DetDataPreprocessor',
-                               mean=[0, 0, 0], std=[255., 255., 255.],
-                               bgr_to_rgb=True, pad_size_divisor=32),
-        backbone=dict(type='ResNet', depth=34, out_indices=(1, 2, 3),
-                      frozen_stages=1, init_cfg=None),
-        neck=dict(type='YOLOV3Neck', num_scales=3,
-                  in_channels=[512, 256, 128], out_channels=[64, 32, 16]),
-        bbox_head=dict(
-            type='YOLOV3Head', num_classes=3, in_channels=[64, 32, 16],
-            out_channels=[128, 64, 32],
-            anchor_generator=dict(
-                type='YOLOAnchorGenerator',
-                base_sizes=[[(116, 90), (156, 198), (373, 326)],
-                            [(30, 61), (62, 45), (59, 119)],
-                            [(10, 13), (16, 30), (33, 23)]],
-                strides=[32, 16, 8]),
-            bbox_coder=dict(type='YOLOBBoxCoder'),
-            featmap_strides=[32, 16, 8],
-            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True,
-                          loss_weight=1.0, reduction='sum'),
-            loss_conf=dict(type='CrossEntropyLoss', use_sigmoid=True,
-                           loss_weight=1.0, reduction='sum'),
-            loss_xy=dict(type='CrossEntropyLoss', use_sigmoid=True,
-                         loss_weight=2.0, reduction='sum'),
-            loss_wh=dict(type='MSELoss', loss_weight=2.0, reduction='sum')),
-        train_cfg=dict(assigner=dict(type='GridAssigner', pos_iou_thr=0.5,
-                                     neg_iou_thr=0.5, min_pos_iou=0)),
-        test_cfg=dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05,
-                      conf_thr=0.005, nms=dict(type='nms', iou_threshold=0.45),
-                      max_per_img=100))
-
-
-def det_batch(n=2, size=128, seed=0):
-    from mmdet.testing import demo_mm_inputs
-    torch.manual_seed(seed)
-    return demo_mm_inputs(n, [[3, size, size]] * n, num_items=[3] * n,
-                          num_classes=3)
 
 
 def test_frozen_units_run_in_front_and_k_counts_trainable_modules():
