@@ -16,6 +16,7 @@ RANKS = {
     'man_mm.version': 0,
     'man_mm.datasets': 1,
     'man_mm.models.layers': 1,
+    'man_mm.models.losses': 1,
     'man_mm.models.task_modules': 1,
     'man_mm.models.backbones': 1,
     'man_mm.models.splitters': 2,

@@ -23,6 +23,16 @@ stamp_hash() {
     cat "$ROOT"/requirements/*.txt "$ROOT/tools/setup_env.sh" | sha256sum | cut -d' ' -f1
 }
 
+# A venv provisioned by other means (tools/experiments/gpu_check.sh on a GPU
+# machine without internet: its own torch and the GPU kit): link this
+# checkout in, install nothing.
+if [ -f "$VENV/.man_mm_external" ]; then
+    SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    ln -sfn "$ROOT/man_mm" "$SITE/man_mm"
+    echo "$VENV"
+    exit 0
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
     log "creating venv at $VENV with $PYTHON"
     "$PYTHON" -m venv "$VENV"

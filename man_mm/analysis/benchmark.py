@@ -5,6 +5,7 @@ tests, so every table in this project is produced by the same code.
 """
 import copy
 import time
+from contextlib import ExitStack
 from typing import Callable, Dict, List, Optional
 
 import torch
@@ -21,8 +22,8 @@ def measure_train_step(model: nn.Module,
                        device: str = 'cpu',
                        lr: float = 0.0,
                        optim_wrapper: Optional[OptimWrapper] = None,
-                       warmup_batch: Optional[Callable[[int], dict]] = None
-                       ) -> Dict[str, float]:
+                       warmup_batch: Optional[Callable[[int], dict]] = None,
+                       meters: bool = True) -> Dict[str, float]:
     """Run ``warmup + iters`` training iterations of ``model``.
 
     Args:
@@ -42,6 +43,10 @@ def measure_train_step(model: nn.Module,
         warmup_batch (callable, optional): ``i -> batch`` for the warm-up
             iterations, e.g. one small image: on CPU they only need to
             create the optimizer state. Defaults to ``make_batch``.
+        meters (bool): Run the dispatch-mode meters (``total_mib``,
+            ``act_mem_mib``). On a GPU the allocator's figures are always
+            read; ``False`` times the iteration without the meters' Python
+            hooks (their ``*_mib`` are then ``None``).
 
     Returns:
         dict: ``total_mib``, the true peak of one iteration as a GPU would
@@ -52,9 +57,11 @@ def measure_train_step(model: nn.Module,
         saved for backward alone (:class:`ActivationMemoryMeter`, the
         breakdown tool; a lower bound under checkpointing); ``cuda_peak_mib``
         (``torch.cuda.max_memory_allocated`` over the timed iterations, on a
-        GPU; ``None`` on CPU); ``time_s`` (mean seconds per iteration, meters
-        on: their Python hooks cost a few percent); ``params_m`` (trainable
-        parameters, millions, aux nets included).
+        GPU; ``None`` on CPU) and ``cuda_reserved_mib``
+        (``max_memory_reserved``); ``time_s`` (mean seconds per iteration,
+        CUDA synchronised; with ``meters`` their Python hooks cost a few
+        percent); ``params_m`` (trainable parameters, millions, aux nets
+        included).
     """
     model = model.to(device).train()
     optim = optim_wrapper or OptimWrapper(
@@ -70,8 +77,12 @@ def measure_train_step(model: nn.Module,
     elapsed = 0.0
     for i in range(iters):
         batch = make_batch(warmup + i)
-        total = TotalMemoryMeter.for_training(model, optim)
-        with ActivationMemoryMeter.for_model(model) as meter, total:
+        with ExitStack() as stack:
+            if meters:
+                total = stack.enter_context(
+                    TotalMemoryMeter.for_training(model, optim))
+                meter = stack.enter_context(
+                    ActivationMemoryMeter.for_model(model))
             if cuda:
                 torch.cuda.synchronize()
             start = time.perf_counter()
@@ -79,16 +90,19 @@ def measure_train_step(model: nn.Module,
             if cuda:
                 torch.cuda.synchronize()
             elapsed += time.perf_counter() - start
-        peak_act = max(peak_act, meter.peak_bytes)
-        peak_total = max(peak_total, total.peak_bytes)
-        static = total.static_bytes
+        if meters:
+            peak_act = max(peak_act, meter.peak_bytes)
+            peak_total = max(peak_total, total.peak_bytes)
+            static = total.static_bytes
     return dict(
-        total_mib=peak_total / 2**20,
-        static_mib=static / 2**20,
-        act_mem_mib=peak_act / 2**20,
+        total_mib=peak_total / 2**20 if meters else None,
+        static_mib=static / 2**20 if meters else None,
+        act_mem_mib=peak_act / 2**20 if meters else None,
         time_s=elapsed / max(iters, 1),
         cuda_peak_mib=(torch.cuda.max_memory_allocated() /
                        2**20) if cuda else None,
+        cuda_reserved_mib=(torch.cuda.max_memory_reserved() /
+                           2**20) if cuda else None,
         params_m=sum(p.numel() for p in model.parameters()
                      if p.requires_grad) / 1e6)
 

@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-from man_mm.utils import ActivationMemoryMeter, TotalMemoryMeter
+from man_mm.utils import ActivationMemoryMeter, memory_meter_for
 
 MiB = 2**20
 
@@ -67,7 +67,9 @@ class Profile:
 
 def _profile_run(model, optim, batch):
     """One metered iteration of a one-module-per-unit model."""
-    meter = TotalMemoryMeter.for_training(model, optim)
+    # On a GPU the allocator's counters (free to read); else the dispatch
+    # meter, which counts the same bytes on any device.
+    meter = memory_meter_for(model, optim)
     saved = ActivationMemoryMeter.for_model(model)
     lms = model.local_modules
     rows = [UnitProfile(lm.unit_names[-1]) for lm in lms]

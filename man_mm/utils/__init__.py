@@ -1,5 +1,6 @@
 """The bottom layer: depends on torch and mmengine only, never on the rest
 of man_mm."""
+from .cuda_memory import CudaMemoryMeter, memory_meter_for
 from .imports import optional_types
 from .memory import ActivationMemoryMeter
 from .paths import tools_dir
@@ -7,6 +8,7 @@ from .total_memory import TotalMemoryMeter
 from .unregistered import Unregistered
 
 __all__ = [
-    'ActivationMemoryMeter', 'TotalMemoryMeter', 'Unregistered',
+    'ActivationMemoryMeter', 'CudaMemoryMeter', 'TotalMemoryMeter',
+    'Unregistered', 'memory_meter_for',
     'optional_types', 'tools_dir'
 ]

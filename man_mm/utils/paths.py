@@ -9,7 +9,9 @@ def tools_dir() -> str:
     for path in (osp.join(pkg, '.mim', 'tools'),
                  osp.join(osp.dirname(pkg), 'tools')):
         if osp.isfile(osp.join(path, 'train.py')):
-            return path
+            # A checkout's .mim/tools links to its tools/: the real path,
+            # so scripts find the checkout around them (setup_env.sh).
+            return osp.realpath(path)
     raise FileNotFoundError(
         f'man_mm tools/ not found next to the package at {pkg}; reinstall '
         'with tools/setup_env.sh (or pip install .).')

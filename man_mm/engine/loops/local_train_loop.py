@@ -9,11 +9,15 @@ tensors saved for backward (``act_mem``, MiB), and a description of the
 local modules at start-up. They run BP models too, so BP and MAN logs
 compare directly.
 
-Metering hooks every op in Python, so it runs on the first iteration and
-then every ``meter_interval`` iterations; the others run at full speed.
+On CPU, metering hooks every op in Python, so it runs on the first
+iteration and then every ``meter_interval`` iterations; the others run at
+full speed. On a GPU, ``mem_peak`` (and ``mem_reserved``) are the CUDA
+allocator's peaks of every iteration, and the Python meters run only when
+asked (``measure_act_mem=True``).
 """
 import logging
-from typing import Sequence
+from contextlib import ExitStack
+from typing import Optional, Sequence
 
 from mmengine.dist import all_gather_object, get_world_size
 from mmengine.logging import print_log
@@ -21,14 +25,15 @@ from mmengine.model import MMDistributedDataParallel, is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from man_mm.registry import LOOPS
-from man_mm.utils import ActivationMemoryMeter, TotalMemoryMeter
+from man_mm.utils import (ActivationMemoryMeter, CudaMemoryMeter,
+                          TotalMemoryMeter)
 from man_mm.utils.mmengine_compat import advance_loop_iter
 
 
 class _ActMemMixin:
     """Meter ``train_step`` every ``meter_interval`` iterations."""
 
-    def _init_act_mem(self, measure_act_mem: bool,
+    def _init_act_mem(self, measure_act_mem: Optional[bool],
                       meter_interval: int) -> None:
         if meter_interval < 1:
             raise ValueError(f'meter_interval must be >= 1, got '
@@ -36,40 +41,63 @@ class _ActMemMixin:
         self.measure_act_mem = measure_act_mem
         self.meter_interval = meter_interval
         self._described = False
+        self._cuda = None
 
     def _base_model(self):
         model = self.runner.model
         return model.module if is_model_wrapper(model) else model
 
+    def _describe(self, model) -> None:
+        self._described = True
+        if hasattr(model, 'describe'):
+            print_log(model.describe(), logger='current')
+        if hasattr(model, 'local_train_step') and isinstance(
+                self.runner.model, MMDistributedDataParallel):
+            print_log(
+                'MMDistributedDataParallel runs one forward and one '
+                'backward over all local modules: the memory saving '
+                "is lost. Set model_wrapper_cfg=dict(type='man_mm."
+                "LocalDistributedDataParallel') (tools/train.py does "
+                'when the config sets none).',
+                logger='current', level=logging.WARNING)
+        param = next(model.parameters(), None)
+        self._cuda = param is not None and param.is_cuda
+        if self.measure_act_mem is None:
+            # The dispatch meters hook every op in Python: on a GPU, whose
+            # allocator reports the true peak for free, only when asked.
+            self.measure_act_mem = not self._cuda
+
     def _run_iter(self, idx: int, data_batch: Sequence[dict]) -> None:
         model = self._base_model()
         if not self._described:
-            self._described = True
-            if hasattr(model, 'describe'):
-                print_log(model.describe(), logger='current')
-            if hasattr(model, 'local_train_step') and isinstance(
-                    self.runner.model, MMDistributedDataParallel):
-                print_log(
-                    'MMDistributedDataParallel runs one forward and one '
-                    'backward over all local modules: the memory saving '
-                    "is lost. Set model_wrapper_cfg=dict(type='man_mm."
-                    "LocalDistributedDataParallel') (tools/train.py does "
-                    'when the config sets none).',
-                    logger='current', level=logging.WARNING)
+            self._describe(model)
         self.runner.call_hook(
             'before_train_iter', batch_idx=idx, data_batch=data_batch)
-        if self.measure_act_mem and self.iter % self.meter_interval == 0:
-            total = TotalMemoryMeter.for_training(model,
-                                                  self.runner.optim_wrapper)
-            with ActivationMemoryMeter.for_model(model) as meter, total:
-                outputs = self.runner.model.train_step(
-                    data_batch, optim_wrapper=self.runner.optim_wrapper)
-            outputs['act_mem'] = meter.peak_mib
-            outputs['mem_peak'] = total.peak_mib
-            self._log_per_rank(meter.peak_mib, total.peak_mib)
-        else:
+        metered = self.measure_act_mem and \
+            self.iter % self.meter_interval == 0
+        with ExitStack() as stack:
+            if self._cuda:  # every iteration: the allocator's figures
+                cuda = stack.enter_context(
+                    CudaMemoryMeter.for_training(model))
+            if metered:
+                meter = stack.enter_context(
+                    ActivationMemoryMeter.for_model(model))
+                if not self._cuda:
+                    total = stack.enter_context(
+                        TotalMemoryMeter.for_training(
+                            model, self.runner.optim_wrapper))
             outputs = self.runner.model.train_step(
                 data_batch, optim_wrapper=self.runner.optim_wrapper)
+        if self._cuda:
+            outputs['mem_peak'] = cuda.peak_mib
+            outputs['mem_reserved'] = cuda.reserved_peak_mib
+        elif metered:
+            outputs['mem_peak'] = total.peak_mib
+        if metered:
+            outputs['act_mem'] = meter.peak_mib
+        if (metered or self._cuda) and self.iter % self.meter_interval == 0:
+            self._log_per_rank(outputs.get('act_mem', 0.0),
+                               outputs['mem_peak'])
         self.runner.call_hook(
             'after_train_iter',
             batch_idx=idx,
@@ -95,8 +123,13 @@ class LocalEpochBasedTrainLoop(_ActMemMixin, EpochBasedTrainLoop):
     """:class:`mmengine.runner.EpochBasedTrainLoop` logging ``act_mem``.
 
     Args:
-        measure_act_mem (bool): Meter and log ``mem_peak`` (true total)
-            and ``act_mem`` (saved for backward), in MiB. Defaults to True.
+        measure_act_mem (bool, optional): Run the dispatch meters on the
+            first iteration and then every ``meter_interval``: ``act_mem``
+            (tensors saved for backward) and, on CPU, ``mem_peak`` (the
+            true total). ``None`` (default): on CPU only. On a GPU,
+            ``mem_peak`` and ``mem_reserved`` come from the CUDA allocator
+            on every iteration (free to read) and the dispatch meters,
+            which hook every op in Python, run only when this is True.
         meter_interval (int): Meter the first iteration and then every
             this many. Defaults to 50.
         by_epoch (bool): Accepted so that ``train_cfg = dict(type=...)``
@@ -106,7 +139,7 @@ class LocalEpochBasedTrainLoop(_ActMemMixin, EpochBasedTrainLoop):
         **kwargs: :class:`EpochBasedTrainLoop` arguments.
     """
 
-    def __init__(self, *args, measure_act_mem: bool = True,
+    def __init__(self, *args, measure_act_mem: Optional[bool] = None,
                  meter_interval: int = 50, by_epoch: bool = True,
                  **kwargs):
         if not by_epoch:
@@ -131,7 +164,7 @@ class LocalIterBasedTrainLoop(_ActMemMixin, IterBasedTrainLoop):
         **kwargs: :class:`IterBasedTrainLoop` arguments.
     """
 
-    def __init__(self, *args, measure_act_mem: bool = True,
+    def __init__(self, *args, measure_act_mem: Optional[bool] = None,
                  meter_interval: int = 50, **kwargs):
         super().__init__(*args, **kwargs)
         self._init_act_mem(measure_act_mem, meter_interval)
