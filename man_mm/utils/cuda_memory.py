@@ -10,10 +10,10 @@ whichever fits the device.
 import torch
 from torch import nn
 
-from .total_memory import TotalMemoryMeter
+from .total_memory import PeakMemory, TotalMemoryMeter
 
 
-class CudaMemoryMeter:
+class CudaMemoryMeter(PeakMemory):
     """``torch.cuda`` allocator figures of the code run inside.
 
     *Static* bytes are those allocated when the meter starts (weights,
@@ -71,18 +71,6 @@ class CudaMemoryMeter:
         torch.cuda.synchronize(self.device)
         torch.cuda.reset_peak_memory_stats(self.device)
         self._max_seen = 0
-
-    @property
-    def peak_bytes(self) -> int:
-        return self.static_bytes + self.peak_dynamic_bytes
-
-    @property
-    def peak_mib(self) -> float:
-        return self.peak_bytes / 2**20
-
-    @property
-    def static_mib(self) -> float:
-        return self.static_bytes / 2**20
 
     @property
     def reserved_peak_mib(self) -> float:

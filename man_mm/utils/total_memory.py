@@ -56,7 +56,27 @@ def training_state_tensors(model: nn.Module, optimizer=None
                     yield value
 
 
-class TotalMemoryMeter(TorchDispatchMode):
+class PeakMemory:
+    """What every true-peak meter reports, from its ``static_bytes`` and
+    ``peak_dynamic_bytes``."""
+    static_bytes: int
+    peak_dynamic_bytes: int
+
+    @property
+    def peak_bytes(self) -> int:
+        """Static bytes plus the peak of dynamic bytes: the true total."""
+        return self.static_bytes + self.peak_dynamic_bytes
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_bytes / 2**20
+
+    @property
+    def static_mib(self) -> float:
+        return self.static_bytes / 2**20
+
+
+class TotalMemoryMeter(PeakMemory, TorchDispatchMode):
     """Peak of all live tensor memory (weights, optimizer state, gradients,
     activations, temporaries, recomputed tensors) while active.
 
@@ -116,16 +136,3 @@ class TotalMemoryMeter(TorchDispatchMode):
     def reset_peak(self) -> None:
         """Start a new dynamic peak from the bytes alive now."""
         self.peak_dynamic_bytes = self.current_bytes
-
-    @property
-    def peak_bytes(self) -> int:
-        """Static bytes plus the peak of dynamic bytes: the true total."""
-        return self.static_bytes + self.peak_dynamic_bytes
-
-    @property
-    def peak_mib(self) -> float:
-        return self.peak_bytes / 2**20
-
-    @property
-    def static_mib(self) -> float:
-        return self.static_bytes / 2**20
