@@ -77,3 +77,32 @@ def test_benchmark_local_ddp_two_processes_against_one(tmp_path):
     # Each process holds its half batch's activations.
     assert on['act_mem_mib'] < single['act_mem_mib']
     assert on['act_mem_mib_per_rank'][0] == on['act_mem_mib_per_rank'][1]
+
+
+def test_zoo_coverage_names_what_it_refuses_and_why():
+    """By class, without building: a ResNet classifier is wrapped, a ViT is
+    refused for its backbone, a GAN for its model type."""
+    from mmengine.config import Config
+    tool = _load('zoo_coverage')
+    import man_mm.models  # noqa: F401
+    import mmpretrain.models  # noqa: F401
+
+    def cfg(**model):
+        return Config(dict(model=model))
+
+    ok, reason, _, _ = tool.verdict(
+        cfg(type='ImageClassifier', backbone=dict(type='ResNet', depth=18)),
+        'mmpretrain', 'backbone')
+    assert ok and reason == 'ClsTaskAdapter + ResNetUnits'
+    ok, reason, _, _ = tool.verdict(
+        cfg(type='ImageClassifier',
+            backbone=dict(type='VisionTransformer')), 'mmpretrain',
+        'backbone')
+    assert not ok and reason == \
+        'backbone VisionTransformer: no unit splitter'
+    ok, reason, _, _ = tool.verdict(
+        cfg(type='NoSuchModel'), 'mmpretrain', 'backbone')
+    assert not ok and 'not registered' in reason
+    ok, reason, _, _ = tool.verdict(Config(dict()), 'mmpretrain',
+                                    'backbone')
+    assert not ok and reason == 'no model in the config'
