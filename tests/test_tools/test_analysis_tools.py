@@ -80,8 +80,9 @@ def test_benchmark_local_ddp_two_processes_against_one(tmp_path):
 
 
 def test_zoo_coverage_names_what_it_refuses_and_why():
-    """By class, without building: a ResNet classifier is wrapped, a ViT is
-    refused for its backbone, a GAN for its model type."""
+    """Without building: a ResNet or ViT classifier is wrapped; a backbone
+    without a splitter, a ViT's dense output, DeiT's own forward and an
+    unknown model are refused with the reason."""
     from mmengine.config import Config
     tool = _load('zoo_coverage')
     import man_mm.models  # noqa: F401
@@ -95,11 +96,24 @@ def test_zoo_coverage_names_what_it_refuses_and_why():
         'mmpretrain', 'backbone')
     assert ok and reason == 'ClsTaskAdapter + ResNetUnits'
     ok, reason, _, _ = tool.verdict(
+        cfg(type='ImageClassifier', backbone=dict(type='EfficientNet')),
+        'mmpretrain', 'backbone')
+    assert not ok and reason == 'backbone EfficientNet: no unit splitter'
+    ok, _, _, _ = tool.verdict(
         cfg(type='ImageClassifier',
             backbone=dict(type='VisionTransformer')), 'mmpretrain',
         'backbone')
-    assert not ok and reason == \
-        'backbone VisionTransformer: no unit splitter'
+    assert ok
+    ok, reason, _, _ = tool.verdict(
+        cfg(type='ImageClassifier',
+            backbone=dict(type='VisionTransformer', out_type='featmap')),
+        'mmpretrain', 'backbone')
+    assert not ok and 'dense output' in reason
+    ok, reason, _, _ = tool.verdict(
+        cfg(type='ImageClassifier',
+            backbone=dict(type='DistilledVisionTransformer')),
+        'mmpretrain', 'backbone')
+    assert not ok and 'its own forward' in reason
     ok, reason, _, _ = tool.verdict(
         cfg(type='NoSuchModel'), 'mmpretrain', 'backbone')
     assert not ok and 'not registered' in reason

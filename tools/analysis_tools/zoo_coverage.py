@@ -12,10 +12,10 @@ both accept it; otherwise the reason is named.
         [--list refused|wrapped|all] [--packages mmpretrain mmdet mmagic]
 
 The summary table counts configs per package; ``--out`` writes every
-config with its verdict. The check is by class: a splitter may still
-refuse one configuration of an accepted class when it is built (e.g.
-ConvNeXt/Swin with dense-prediction ``out_indices``), which the table's
-note says.
+config with its verdict. Besides the classes, each splitter's
+``refusal()`` reads the backbone config for settings it cannot split
+(several ``out_indices``, a ViT's dense output); its build-time checks stay
+the authority.
 """
 import argparse
 import collections
@@ -94,6 +94,10 @@ def verdict(cfg, scope, key):
                  if issubclass(net_cls, supported_types(c) or (type(None),))]
     if not splitters:
         return False, f'{key} {net_cls.__name__}: no unit splitter', \
+            model_cls.__name__, net_cls.__name__
+    why = splitters[0].refusal(net_cls, net)
+    if why:
+        return False, f'{key} {net_cls.__name__}: {why}', \
             model_cls.__name__, net_cls.__name__
     return True, f'{adapters[0].__name__} + {splitters[0].__name__}', \
         model_cls.__name__, net_cls.__name__
@@ -176,9 +180,8 @@ def main(argv=None):
         results[package] = survey(package)
     table = summary(results)
     print(table)
-    print('\nBy class: a splitter may still refuse one configuration of an '
-          'accepted class when it is built (e.g. ConvNeXt/Swin with '
-          'dense-prediction out_indices).')
+    print('\nBy class and backbone config, without building; a build may '
+          'still refuse what the config does not show.')
     if args.list:
         for package, rows in results.items():
             for r in rows:

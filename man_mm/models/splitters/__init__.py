@@ -14,6 +14,7 @@ from .darknet import DarknetUnits
 from .edsr import EDSRStem, EDSRUnits
 from .resnet import ResNetStem, ResNetUnits
 from .swin import SwinUnits
+from .vit import ViTStem, ViTUnits
 
 
 def build_units(backbone: nn.Module, stem_as_unit=None,
@@ -39,5 +40,5 @@ def build_units(backbone: nn.Module, stem_as_unit=None,
 __all__ = [
     'BackboneUnits', 'Unit', 'StemAndBlock', 'fresh_copy', 'build_units',
     'ResNetUnits', 'ResNetStem', 'DarknetUnits', 'ConvNeXtUnits',
-    'SwinUnits', 'EDSRUnits', 'EDSRStem'
+    'SwinUnits', 'EDSRUnits', 'EDSRStem', 'ViTUnits', 'ViTStem'
 ]

@@ -128,6 +128,14 @@ class BackboneUnits:
         self._init_stages()
         self.units: List['Unit'] = self._build_units()
 
+    @classmethod
+    def refusal(cls, backbone_cls: type, cfg: dict) -> Optional[str]:
+        """Why this splitter would refuse a backbone of ``backbone_cls``
+        built from ``cfg``, read from the config alone (no build), or
+        ``None``. Used by ``tools/analysis_tools/zoo_coverage.py``; the
+        build's own checks stay authoritative."""
+        return None
+
     def _default_stem_as_unit(self) -> bool:
         """``stem_as_unit`` when the caller gives ``None``."""
         return False

@@ -75,6 +75,14 @@ class ConvNeXtUnits(BackboneUnits):
     def supported_types(cls):
         return optional_types('mmpretrain.models.backbones', 'ConvNeXt')
 
+    @classmethod
+    def refusal(cls, backbone_cls, cfg):
+        indices = cfg.get('out_indices', -1)
+        if not isinstance(indices, int) and len(list(indices)) > 1:
+            return (f'out_indices={tuple(indices)}: dense prediction '
+                    '(classification layout only)')
+        return None
+
     def _init_stages(self):
         backbone = self.backbone
         last = backbone.num_stages - 1

@@ -1,5 +1,5 @@
 """MAN on the backbones and detectors beyond ResNet/RetinaNet: YOLOv3 on
-Darknet-53, Faster R-CNN (two-stage), ConvNeXt and Swin classifiers.
+Darknet-53, Faster R-CNN (two-stage), ConvNeXt, Swin and ViT classifiers.
 
 Each kind is checked the same way (parametrised): gradient isolation, K=1
 is BP, local training keeps fewer activations than BP, and the checkpoint
@@ -56,6 +56,20 @@ def swin_tiny():
              img_size=64, window_size=2), 128)
 
 
+def vit_small():
+    # A ViT reads the class token through VisionTransformerClsHead; no neck.
+    return dict(
+        type='ImageClassifier',
+        backbone=dict(type='VisionTransformer',
+                      arch=dict(embed_dims=32, num_layers=6, num_heads=2,
+                                feedforward_channels=64),
+                      img_size=32, patch_size=4),
+        head=dict(type='VisionTransformerClsHead', num_classes=10,
+                  in_channels=32,
+                  loss=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+        data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=10))
+
+
 def det_batch(size):
     def make(seed=0):
         from mmdet.testing import demo_mm_inputs
@@ -75,6 +89,7 @@ KINDS = {
     'faster_rcnn_r18': (faster_rcnn_r18, 'mmdet', det_batch(256), None),
     'convnext': (convnext_tiny, 'mmpretrain', cls_batch(32), None),
     'swin': (swin_tiny, 'mmpretrain', cls_batch(64), None),
+    'vit': (vit_small, 'mmpretrain', cls_batch(32), None),
 }
 
 

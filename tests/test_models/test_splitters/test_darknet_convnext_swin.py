@@ -1,4 +1,4 @@
-"""Darknet, ConvNeXt and Swin splitters: units replay the backbone exactly;
+"""Darknet, ConvNeXt, Swin and ViT splitters: units replay the backbone exactly;
 SLM blocks finish the network; unsupported models fail with a useful
 message."""
 import pytest
@@ -6,7 +6,8 @@ import torch
 from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel
-from man_mm.models.splitters import ConvNeXtUnits, DarknetUnits, SwinUnits
+from man_mm.models.splitters import (ConvNeXtUnits, DarknetUnits, SwinUnits,
+                                     ViTUnits)
 from man_mm.models.splitters import build_units
 from man_mm.models.task_adapters import build_task_adapter
 
@@ -16,6 +17,10 @@ SWIN = dict(type='SwinTransformer',
             arch=dict(embed_dims=16, depths=[2, 2, 3, 1],
                       num_heads=[1, 2, 4, 8]),
             img_size=64, window_size=2)
+VIT = dict(type='VisionTransformer',
+           arch=dict(embed_dims=32, num_layers=4, num_heads=2,
+                     feedforward_channels=64),
+           img_size=32, patch_size=8)
 
 # (scope, backbone config, splitter, units, input size)
 CASES = {
@@ -30,6 +35,13 @@ CASES = {
     'swin': ('mmpretrain', SWIN, SwinUnits, 8, 64),
     'swin_abs_pos': ('mmpretrain', dict(SWIN, use_abs_pos_embed=True),
                      SwinUnits, 8, 64),
+    'vit': ('mmpretrain', VIT, ViTUnits, 4, 32),
+    'vit_stem_unit': ('mmpretrain', VIT, ViTUnits, 5, 32),
+    'vit_avg_featmap': ('mmpretrain', dict(VIT, out_type='avg_featmap'),
+                        ViTUnits, 4, 32),
+    'vit_no_cls_token_raw': ('mmpretrain',
+                             dict(VIT, with_cls_token=False, out_type='raw'),
+                             ViTUnits, 4, 32),
 }
 
 
@@ -53,7 +65,9 @@ def test_units_replay_the_backbone_forward(name):
         for u in units.units:
             y = u.module(y)
             if u.is_stage_end:
-                outs[u.stage] = y
+                # A ViT's one stage ends at its last layer (its out index).
+                outs[backbone.out_indices[-1] if isinstance(units, ViTUnits)
+                     else u.stage] = y
         expected = backbone(x)
     assert len(expected) == len(backbone.out_indices)
     for i, out in zip(backbone.out_indices, expected):
@@ -67,7 +81,7 @@ def test_units_replay_the_backbone_forward(name):
                    p.numel() for p in backbone.parameters())
 
 
-@pytest.mark.parametrize('name', ['darknet53', 'convnext', 'swin'])
+@pytest.mark.parametrize('name', ['darknet53', 'convnext', 'swin', 'vit'])
 def test_fresh_blocks_finish_the_network_with_new_weights(name):
     backbone, units, size = _split(name)
     x = torch.randn(1, 3, size, size)
@@ -102,11 +116,20 @@ def test_darknet_stages_are_its_out_indices():
 @pytest.mark.parametrize('cfg', [
     dict(CONVNEXT, out_indices=(1, 3)),
     dict(SWIN, out_indices=(2, 3)),
+    dict(VIT, out_indices=(1, 3)),
+    dict(VIT, out_type='featmap'),
 ])
 def test_multi_stage_outputs_are_refused(cfg):
     init_default_scope('mmpretrain')
     with pytest.raises(ValueError, match='out_indices'):
         build_units(MODELS.build(cfg))
+
+
+def test_vits_with_their_own_forward_are_refused_with_the_reason():
+    init_default_scope('mmpretrain')
+    deit = MODELS.build(dict(VIT, type='DistilledVisionTransformer'))
+    with pytest.raises(ValueError, match='has its own forward'):
+        build_units(deit)
 
 
 def test_unsupported_backbone_names_the_supported_ones_and_how_to_add():
