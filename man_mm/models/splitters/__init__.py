@@ -13,6 +13,7 @@ from .convnext import ConvNeXtUnits
 from .darknet import DarknetUnits
 from .edsr import EDSRStem, EDSRUnits
 from .resnet import ResNetStem, ResNetUnits
+from .stage_list import StageListUnits
 from .swin import SwinUnits
 from .vit import ViTStem, ViTUnits
 
@@ -40,5 +41,5 @@ def build_units(backbone: nn.Module, stem_as_unit=None,
 __all__ = [
     'BackboneUnits', 'Unit', 'StemAndBlock', 'fresh_copy', 'build_units',
     'ResNetUnits', 'ResNetStem', 'DarknetUnits', 'ConvNeXtUnits',
-    'SwinUnits', 'EDSRUnits', 'EDSRStem', 'ViTUnits', 'ViTStem'
+    'SwinUnits', 'EDSRUnits', 'EDSRStem', 'ViTUnits', 'ViTStem', 'StageListUnits'
 ]

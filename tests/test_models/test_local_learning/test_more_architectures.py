@@ -1,5 +1,6 @@
 """MAN on the backbones and detectors beyond ResNet/RetinaNet: YOLOv3 on
-Darknet-53, Faster R-CNN (two-stage), ConvNeXt, Swin and ViT classifiers.
+Darknet-53, Faster R-CNN (two-stage), ConvNeXt, Swin, ViT and MobileNetV2
+classifiers.
 
 Each kind is checked the same way (parametrised): gradient isolation, K=1
 is BP, local training keeps fewer activations than BP, and the checkpoint
@@ -70,6 +71,10 @@ def vit_small():
         data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=10))
 
 
+def mobilenet_v2():
+    return classifier(dict(type='MobileNetV2', widen_factor=0.25), 1280)
+
+
 def det_batch(size):
     def make(seed=0):
         from mmdet.testing import demo_mm_inputs
@@ -90,6 +95,7 @@ KINDS = {
     'convnext': (convnext_tiny, 'mmpretrain', cls_batch(32), None),
     'swin': (swin_tiny, 'mmpretrain', cls_batch(64), None),
     'vit': (vit_small, 'mmpretrain', cls_batch(32), None),
+    'mobilenet_v2': (mobilenet_v2, 'mmpretrain', cls_batch(64), None),
 }
 
 

@@ -1,4 +1,4 @@
-"""Darknet, ConvNeXt, Swin and ViT splitters: units replay the backbone exactly;
+"""Darknet, ConvNeXt, Swin, ViT and EfficientNet/MobileNetV2 splitters: units replay the backbone exactly;
 SLM blocks finish the network; unsupported models fail with a useful
 message."""
 import pytest
@@ -6,8 +6,8 @@ import torch
 from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel
-from man_mm.models.splitters import (ConvNeXtUnits, DarknetUnits, SwinUnits,
-                                     ViTUnits)
+from man_mm.models.splitters import (ConvNeXtUnits, DarknetUnits,
+                                     StageListUnits, SwinUnits, ViTUnits)
 from man_mm.models.splitters import build_units
 from man_mm.models.task_adapters import build_task_adapter
 
@@ -36,6 +36,14 @@ CASES = {
     'swin_abs_pos': ('mmpretrain', dict(SWIN, use_abs_pos_embed=True),
                      SwinUnits, 8, 64),
     'vit': ('mmpretrain', VIT, ViTUnits, 4, 32),
+    'efficientnet_b0': ('mmpretrain', dict(type='EfficientNet', arch='b0'),
+                        StageListUnits, 16, 64),
+    'efficientnetv2_b0': ('mmpretrain',
+                          dict(type='EfficientNetV2', arch='b0'),
+                          StageListUnits, 21, 64),
+    'mobilenetv2': ('mmpretrain',
+                    dict(type='MobileNetV2', widen_factor=0.25),
+                    StageListUnits, 17, 64),
     'vit_stem_unit': ('mmpretrain', VIT, ViTUnits, 5, 32),
     'vit_avg_featmap': ('mmpretrain', dict(VIT, out_type='avg_featmap'),
                         ViTUnits, 4, 32),
@@ -66,7 +74,8 @@ def test_units_replay_the_backbone_forward(name):
             y = u.module(y)
             if u.is_stage_end:
                 # A ViT's one stage ends at its last layer (its out index).
-                outs[backbone.out_indices[-1] if isinstance(units, ViTUnits)
+                outs[backbone.out_indices[-1]
+                     if isinstance(units, (ViTUnits, StageListUnits))
                      else u.stage] = y
         expected = backbone(x)
     assert len(expected) == len(backbone.out_indices)
@@ -81,7 +90,8 @@ def test_units_replay_the_backbone_forward(name):
                    p.numel() for p in backbone.parameters())
 
 
-@pytest.mark.parametrize('name', ['darknet53', 'convnext', 'swin', 'vit'])
+@pytest.mark.parametrize('name', ['darknet53', 'convnext', 'swin', 'vit',
+                                  'efficientnet_b0', 'mobilenetv2'])
 def test_fresh_blocks_finish_the_network_with_new_weights(name):
     backbone, units, size = _split(name)
     x = torch.randn(1, 3, size, size)
@@ -118,6 +128,7 @@ def test_darknet_stages_are_its_out_indices():
     dict(SWIN, out_indices=(2, 3)),
     dict(VIT, out_indices=(1, 3)),
     dict(VIT, out_type='featmap'),
+    dict(type='EfficientNet', arch='b0', out_indices=(3, 6)),
 ])
 def test_multi_stage_outputs_are_refused(cfg):
     init_default_scope('mmpretrain')
