@@ -18,10 +18,5 @@ class Unregistered:
     def __init__(self, module: nn.Module):
         self.module = module
 
-    def __deepcopy__(self, memo) -> 'Unregistered':
-        # A copy of the module holding this refers to the same module
-        # (copying a stem must not copy the whole backbone).
-        return Unregistered(self.module)
-
     def __repr__(self) -> str:
         return f'Unregistered({type(self.module).__name__})'

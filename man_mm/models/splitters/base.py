@@ -15,6 +15,17 @@ from torch import nn
 from man_mm.registry import unsupported_message
 
 
+def several_outputs(cfg: dict) -> Optional[str]:
+    """A backbone config's reason for refusal when it asks for several
+    ``out_indices`` (dense prediction), else None."""
+    indices = cfg.get('out_indices')
+    if indices is not None and not isinstance(indices, int) and \
+            len(list(indices)) > 1:
+        return (f'out_indices={tuple(indices)}: several outputs (dense '
+                'prediction; classification layout only)')
+    return None
+
+
 @dataclass
 class Unit:
     """One indivisible piece of the backbone.

@@ -17,7 +17,7 @@ from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
 from man_mm.utils import optional_types
-from .base import BackboneUnits, Unit, fresh_copy
+from .base import BackboneUnits, Unit, fresh_copy, several_outputs
 
 #: mmpretrain's default ``layer_scale_init_value`` of ``ConvNeXtBlock``.
 LAYER_SCALE_INIT = 1e-6
@@ -77,11 +77,7 @@ class ConvNeXtUnits(BackboneUnits):
 
     @classmethod
     def refusal(cls, backbone_cls, cfg):
-        indices = cfg.get('out_indices', -1)
-        if not isinstance(indices, int) and len(list(indices)) > 1:
-            return (f'out_indices={tuple(indices)}: dense prediction '
-                    '(classification layout only)')
-        return None
+        return several_outputs(cfg)
 
     def _init_stages(self):
         backbone = self.backbone

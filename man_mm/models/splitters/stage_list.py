@@ -18,7 +18,8 @@ from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
 from man_mm.utils import optional_types
-from .base import BackboneUnits, StemAndBlock, Unit, fresh_copy
+from .base import (BackboneUnits, StemAndBlock, Unit, fresh_copy,
+                   several_outputs)
 
 
 def _parts(backbone) -> Tuple[nn.Module, List[nn.Module], nn.Module]:
@@ -80,12 +81,7 @@ class StageListUnits(BackboneUnits):
 
     @classmethod
     def refusal(cls, backbone_cls, cfg):
-        indices = cfg.get('out_indices')
-        if indices is not None and not isinstance(indices, int) and \
-                len(list(indices)) > 1:
-            return (f'out_indices={tuple(indices)}: several outputs '
-                    '(classification layout only)')
-        return None
+        return several_outputs(cfg)
 
     def _init_stages(self):
         backbone = self.backbone

@@ -22,7 +22,7 @@ from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
 from man_mm.utils import Unregistered, optional_types
-from .base import BackboneUnits, Unit, fresh_copy
+from .base import BackboneUnits, Unit, fresh_copy, several_outputs
 
 
 def to_tokens(x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
@@ -130,11 +130,7 @@ class SwinUnits(BackboneUnits):
 
     @classmethod
     def refusal(cls, backbone_cls, cfg):
-        indices = cfg.get('out_indices', -1)
-        if not isinstance(indices, int) and len(list(indices)) > 1:
-            return (f'out_indices={tuple(indices)}: dense prediction '
-                    '(classification layout only)')
-        return None
+        return several_outputs(cfg)
 
     def _init_stages(self):
         backbone = self.backbone
