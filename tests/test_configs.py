@@ -23,6 +23,9 @@ EXPECTED_K = {
     'resnet32_cifar10_man_k8.py': 8,
     'resnet32_digits_man_k16.py': 16,
     'resnet50_in1k_man_k16.py': 16,
+    # ViT: one module per encoder layer; MobileNetV2: one per block
+    'vit-t_digits_man.py': 6,
+    'mobilenet-v2-w05_digits_man.py': 17,
     # AugLocal's K=16: 16 - depth 2 modules
     'resnet32_digits_auglocal_k16.py': 14,
     'resnet32_cifar10_auglocal_k16.py': 14,
