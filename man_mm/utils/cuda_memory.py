@@ -22,6 +22,10 @@ class CudaMemoryMeter(PeakMemory):
     over the block; ``reserved_peak_bytes`` is the allocator's reserved
     peak (``max_memory_reserved``), what ``nvidia-smi`` roughly shows.
 
+    The caching allocator counts on the host, when an op is launched, so
+    no synchronisation is needed: reading it keeps the training loop's
+    kernels queued.
+
     Args:
         device (torch.device | int, optional): Defaults to the current one.
     """
@@ -41,14 +45,12 @@ class CudaMemoryMeter(PeakMemory):
         return cls(param.device if param is not None else None)
 
     def __enter__(self) -> 'CudaMemoryMeter':
-        torch.cuda.synchronize(self.device)
         self.static_bytes = torch.cuda.memory_allocated(self.device)
         torch.cuda.reset_peak_memory_stats(self.device)
         self._max_seen = 0
         return self
 
     def __exit__(self, *exc) -> None:
-        torch.cuda.synchronize(self.device)
         self._max_seen = max(self._max_seen,
                              torch.cuda.max_memory_allocated(self.device))
         self.reserved_peak_bytes = torch.cuda.max_memory_reserved(
@@ -68,7 +70,6 @@ class CudaMemoryMeter(PeakMemory):
     def reset_peak(self) -> None:
         """Start a new peak window from the bytes allocated now, as
         :meth:`TotalMemoryMeter.reset_peak` does."""
-        torch.cuda.synchronize(self.device)
         torch.cuda.reset_peak_memory_stats(self.device)
         self._max_seen = 0
 
