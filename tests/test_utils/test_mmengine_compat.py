@@ -3,7 +3,6 @@ and the registrations ``import man_mm`` makes for a user's own Runner."""
 import os.path as osp
 
 import mmengine
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper

@@ -373,9 +373,9 @@ def main(argv=None):
         osp.join(ROOT, 'benchmarks', 'results', 'gpu')))
     os.makedirs(out_dir, exist_ok=True)
     import man_mm.models  # noqa: F401  (registers man_mm.TorchFocalLoss)
-    torch_focal = not args.dry_run and not mmcv_has_cuda_ops()
-    result = dict(device=device_info(args.dry_run),
-                  mmcv_cuda_ops=mmcv_has_cuda_ops(),
+    cuda_ops = mmcv_has_cuda_ops()
+    torch_focal = not args.dry_run and not cuda_ops
+    result = dict(device=device_info(args.dry_run), mmcv_cuda_ops=cuda_ops,
                   torch_focal_loss=torch_focal, rows=[], tools=[])
     start = time.perf_counter()
     cases = args.cases or [c for c in CASES if not (

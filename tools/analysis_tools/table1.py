@@ -27,7 +27,6 @@ import os
 import os.path as osp
 import shutil
 import statistics
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 

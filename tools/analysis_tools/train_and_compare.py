@@ -16,10 +16,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import re
-import subprocess
-import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 

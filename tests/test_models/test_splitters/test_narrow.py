@@ -3,7 +3,7 @@ import pytest
 import torch
 from mmengine.registry import MODELS, init_default_scope
 
-from man_mm.models import LocalLearningModel, ResNetUnits
+from man_mm.models import LocalLearningModel
 from man_mm.models.splitters.narrow import narrow_block
 from tests.helpers import det_batch, retinanet
 
