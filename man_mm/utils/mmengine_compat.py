@@ -10,6 +10,7 @@ moves them fails one test with a clear message instead of training wrongly.
 Also here: two registrations made when :mod:`man_mm` is imported, so that
 man_mm behaves like any OpenMMLab codebase in a user's own scripts.
 """
+import math
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
@@ -66,6 +67,46 @@ def restricted_param_groups(optimizer: torch.optim.Optimizer,
 def loop_iter(loop) -> int:
     """The loop's iteration counter (``BaseLoop.iter``)."""
     return loop.iter
+
+
+def shard_loop_data(loop, rank: int, world_size: int) -> None:
+    """Make a train loop read the data shard of ``rank`` among
+    ``world_size`` (a pipeline's data-parallel rank) instead of the global
+    rank's.
+
+    mmengine's Runner puts the sampler inside the batch sampler, and an
+    epoch-based loop sizes ``max_iters`` from the loader's length when it
+    is built: both are updated.
+    """
+    loader = loop.dataloader
+    sampler = getattr(loader.batch_sampler, 'sampler', None) or \
+        loader.sampler
+    shard_sampler(sampler, rank, world_size)
+    if hasattr(loop, '_max_epochs'):
+        loop._max_iters = loop._max_epochs * len(loader)
+
+
+def shard_sampler(sampler, rank: int, world_size: int) -> None:
+    """Re-shard an mmengine ``DefaultSampler``/``InfiniteSampler`` built
+    for the global rank so it reads the shard of ``rank`` among
+    ``world_size``.
+
+    Both read ``rank``/``world_size`` when iterated; ``DefaultSampler``
+    also sized its shard at construction.
+    """
+    if not (hasattr(sampler, 'rank') and hasattr(sampler, 'world_size')):
+        raise TypeError(
+            f'cannot shard {type(sampler).__name__} by data-parallel rank; '
+            "use mmengine's DefaultSampler or InfiniteSampler.")
+    sampler.rank, sampler.world_size = rank, world_size
+    if hasattr(sampler, 'num_samples') and hasattr(sampler, 'round_up'):
+        n = len(sampler.dataset)
+        if sampler.round_up:
+            sampler.num_samples = math.ceil(n / world_size)
+            sampler.total_size = sampler.num_samples * world_size
+        else:
+            sampler.num_samples = math.ceil((n - rank) / world_size)
+            sampler.total_size = n
 
 
 def advance_loop_iter(loop) -> None:

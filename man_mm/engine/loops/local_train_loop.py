@@ -27,7 +27,7 @@ from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from man_mm.registry import LOOPS
 from man_mm.utils import (ActivationMemoryMeter, CudaMemoryMeter,
                           TotalMemoryMeter)
-from man_mm.utils.mmengine_compat import advance_loop_iter
+from man_mm.utils.mmengine_compat import advance_loop_iter, shard_loop_data
 
 
 class _ActMemMixin:
@@ -42,6 +42,18 @@ class _ActMemMixin:
         self.meter_interval = meter_interval
         self._described = False
         self._cuda = None
+        self._shard_for_pipeline()
+
+    def _shard_for_pipeline(self) -> None:
+        """A pipeline's stages of one replica read the same batches: shard
+        the data by data-parallel rank (mmengine's samplers shard by global
+        rank)."""
+        model = self.runner.model
+        if not hasattr(model, 'data_parallel_rank'):
+            return
+        shard_loop_data(self, model.data_parallel_rank,
+                        model.data_parallel_size)
+        model.data_sharded = True
 
     def _base_model(self):
         model = self.runner.model

@@ -188,3 +188,75 @@ class GradientSync:
         if current:
             buckets.append(current)
         return buckets
+
+
+class StageGradSync:
+    """:class:`GradSync` for one pipeline stage.
+
+    Averages the stage's gradients over its data-parallel group (a
+    :class:`GradientSync`), and sums the gradients of a head that every
+    stage runs a replica of (MAN's shared head) over the pipeline group, so
+    every replica takes the same step as the one head of sequential
+    training. Each stage has already divided its contributions by the
+    number of modules sharing the head, so the sum is their mean.
+
+    Args:
+        data_sync (GradientSync, optional): Sync over the stage's
+            data-parallel group; None with one replica.
+        owned (Sequence[nn.Parameter]): The parameters this stage holds
+            (the final step's are filtered to them).
+        shared (Sequence[nn.Parameter]): The shared head's parameters
+            (empty when the aux nets have heads of their own).
+        pipe_group (ProcessGroup, optional): This replica's stages.
+    """
+
+    def __init__(self, data_sync, owned: Sequence[nn.Parameter],
+                 shared: Sequence[nn.Parameter] = (), pipe_group=None):
+        self.data_sync = data_sync
+        self._owned = {id(p) for p in owned}
+        self.shared = list(shared)
+        self.pipe_group = pipe_group
+        self.stats = dict(allreduce_calls=0, allreduce_bytes=0,
+                          comm_wait_s=0.)
+
+    def begin(self, optim_wrapper: OptimWrapper) -> bool:
+        """As :meth:`GradientSync.begin`."""
+        if self.data_sync is not None:
+            self.data_sync.begin(optim_wrapper)
+        return optim_wrapper.should_sync()
+
+    def module_done(self, index, params: Sequence[nn.Parameter]) -> None:
+        """Start averaging a module's gradients over the data group."""
+        if self.data_sync is not None:
+            self.data_sync.module_done(index, params)
+
+    def wait(self, index) -> None:
+        """Block until module ``index``'s gradients are averaged."""
+        if self.data_sync is not None:
+            self.data_sync.wait(index)
+
+    def finish(self, params: Sequence[nn.Parameter]) -> None:
+        """Average this stage's final gradients over the data group, then
+        sum the shared head's over the pipeline group."""
+        params = [p for p in params if id(p) in self._owned]
+        if self.data_sync is not None:
+            self.data_sync.finish(params)
+        if not self.shared:
+            return
+        start = time.perf_counter()
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p)
+                 for p in self.shared]
+        # One flag per parameter: a gradient no stage has stays None, as
+        # in sequential training (the optimizer then skips it).
+        flags = torch.tensor([float(p.grad is not None) for p in self.shared],
+                             device=grads[0].device)
+        flat = _flatten_dense_tensors(grads)
+        dist.all_reduce(flags, group=self.pipe_group)
+        dist.all_reduce(flat, group=self.pipe_group)
+        for p, grad, used in zip(self.shared,
+                                 _unflatten_dense_tensors(flat, grads),
+                                 flags.tolist()):
+            p.grad = grad if used > 0 else None
+        self.stats['allreduce_calls'] += 1
+        self.stats['allreduce_bytes'] += flat.numel() * flat.element_size()
+        self.stats['comm_wait_s'] += time.perf_counter() - start

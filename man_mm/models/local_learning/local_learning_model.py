@@ -3,7 +3,7 @@ import copy
 import difflib
 import inspect
 import logging
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.logging import MessageHub, print_log
@@ -23,7 +23,7 @@ from ..task_adapters import build_task_adapter
 from ..task_modules import FeatureBank
 from .grad_sync import GradSync
 from .local_module import LocalModule
-from .local_step import local_steps
+from .local_step import StageSlice, local_steps
 from .partition import partition_units
 
 
@@ -406,7 +406,9 @@ class LocalLearningModel(BaseModel):
 
     def local_train_step(self, inputs: torch.Tensor, data_samples,
                          optim_wrapper: OptimWrapper,
-                         grad_sync: Optional[GradSync] = None
+                         grad_sync: Optional[GradSync] = None,
+                         stage: Optional[StageSlice] = None,
+                         handoff: Optional[Callable] = None
                          ) -> Dict[str, torch.Tensor]:
         """K local forward/backward passes and the optimizer step(s).
 
@@ -421,6 +423,16 @@ class LocalLearningModel(BaseModel):
                 after module k+1's backward, so its communication overlaps
                 that compute; the result is the same, since no later module
                 reads module k's parameters.
+            stage (StageSlice, optional): Run only a pipeline stage's
+                modules (:class:`LocalPipelineParallel`); ``inputs`` is
+                then the previous stage's output unless the stage starts
+                at module 0. The optimizer steps what has gradients: this
+                stage's parameters (and a shared head).
+            handoff (callable, optional): ``handoff(output, bank)``, called
+                with the stage's detached output and feature bank right
+                after its last module's backward, before the final step,
+                so the next stage can start; not called when the stage
+                ends with the model's last module.
 
         Returns:
             dict: The log variables (``loss``, ``loss_aux``, ...).
@@ -444,8 +456,9 @@ class LocalLearningModel(BaseModel):
         sync = grad_sync if grad_sync is not None and grad_sync.begin(
             optim_wrapper) else None
         pending = None  # a module whose step waits for its communication
+        stop = self.num_modules - 1 if stage is None else stage.last
         for step in local_steps(self, inputs, data_samples,
-                                optim_wrapper.optim_context):
+                                optim_wrapper.optim_context, stage):
             lm = step.module
             loss, module_log = self.parse_losses(step.losses)
             self._check_finite(loss, module_log, lm)
@@ -453,6 +466,8 @@ class LocalLearningModel(BaseModel):
             # Frees this module's graph now: the memory saving.
             optim_wrapper.backward(optim_wrapper.scale_loss(loss))
             log_vars[f'loss_m{lm.index:02d}'] = module_log['loss'].detach()
+            if lm.index == stop and handoff is not None and not step.is_last:
+                handoff(step.output.detach(), self.feature_bank)
             del step, loss
             if lm.index == self.num_modules - 1:
                 continue

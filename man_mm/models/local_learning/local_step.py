@@ -29,8 +29,23 @@ class LocalStep(NamedTuple):
     is_last: bool
 
 
+class StageSlice(NamedTuple):
+    """The local modules one pipeline stage runs, and what it received.
+
+    Attributes:
+        first (int): Index of the stage's first local module.
+        last (int): Index of its last local module.
+        bank (dict[str, Tensor]): Feature-bank entries that earlier stages
+            recorded and the stage's modules (or later ones) read.
+    """
+    first: int
+    last: int
+    bank: Dict[str, torch.Tensor] = {}
+
+
 def local_steps(model, inputs: torch.Tensor, data_samples,
-                context: Optional[Callable] = None) -> Iterator[LocalStep]:
+                context: Optional[Callable] = None,
+                stage: Optional[StageSlice] = None) -> Iterator[LocalStep]:
     """Run ``model``'s local modules in order, one per ``next()``.
 
     The caller does what local learning does between two modules -- the
@@ -46,16 +61,27 @@ def local_steps(model, inputs: torch.Tensor, data_samples,
         context (callable, optional): ``context(local_module)`` returns a
             context manager entered around that module's forward (e.g.
             ``optim_wrapper.optim_context`` for AMP).
+        stage (StageSlice, optional): Run only these modules (a pipeline
+            stage). When it does not start at module 0, ``inputs`` is the
+            previous stage's output (the frozen units already ran) and its
+            bank entries are loaded before the first module.
 
     Yields:
         LocalStep: Each module's output and losses.
     """
     context = context or (lambda _: nullcontext())
     last = model.num_modules - 1
+    first, stop = (0, last) if stage is None else stage[:2]
     with model.feature_bank.recording_for(
-            inputs if model.bank_inputs else None) as bank:
-        x = model.frozen_forward(inputs)
-        for lm in model.local_modules:
+            inputs if model.bank_inputs and first == 0 else None) as bank:
+        if first == 0:
+            x = model.frozen_forward(inputs)
+        else:
+            x = inputs
+            for key, feature in stage.bank.items():
+                bank.put(key, feature)
+        for lm in model.local_modules[first:stop + 1]:
+            bank.reader = lm.index
             with context(lm):
                 h, losses = lm(x.detach(), data_samples, bank)
             yield LocalStep(lm, h, losses, lm.index == last)

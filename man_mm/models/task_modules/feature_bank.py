@@ -1,6 +1,6 @@
 """The MAN feature bank: detached key features, refreshed every iteration."""
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Set
 
 import torch
 from torch import nn
@@ -27,6 +27,11 @@ class FeatureBank:
         self._taps: Dict[str, nn.Module] = {}
         self._handles: List = []
         self.recording = False
+        #: Index of the local module running now (set by the local step);
+        #: :attr:`readers` records which modules read each entry, so a
+        #: pipeline forwards an entry only to stages that still need it.
+        self.reader: Optional[int] = None
+        self.readers: Dict[str, Set[int]] = {}
 
     # -- taps ---------------------------------------------------------------
     def add_tap(self, key: str, module: nn.Module) -> None:
@@ -82,6 +87,7 @@ class FeatureBank:
             yield self
         finally:
             self.recording = False
+            self.reader = None
 
     # -- storage --------------------------------------------------------------
     def put(self, key: str, feature: torch.Tensor) -> None:
@@ -95,14 +101,20 @@ class FeatureBank:
         self._features.clear()
         self._live.clear()
 
+    def _note_read(self, key: str) -> None:
+        if self.reader is not None and key in self._features:
+            self.readers.setdefault(key, set()).add(self.reader)
+
     def live(self, key: str):
         """The last tap output under ``key`` *with* its autograd graph, or
         None. Only the local module that computed it may use it (its graph
         is freed by that module's backward); the caller checks that
         (:meth:`DetTaskAdapter.neck_inputs`)."""
+        self._note_read(key)
         return self._live.get(key)
 
     def __getitem__(self, key: str) -> torch.Tensor:
+        self._note_read(key)
         try:
             return self._features[key]
         except KeyError:
@@ -113,6 +125,7 @@ class FeatureBank:
             ) from None
 
     def get(self, key: str, default=None):
+        self._note_read(key)
         return self._features.get(key, default)
 
     def __contains__(self, key: str) -> bool:
