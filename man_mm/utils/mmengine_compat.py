@@ -82,8 +82,15 @@ def shard_loop_data(loop, rank: int, world_size: int) -> None:
     sampler = getattr(loader.batch_sampler, 'sampler', None) or \
         loader.sampler
     shard_sampler(sampler, rank, world_size)
-    if hasattr(loop, '_max_epochs'):
+    if not hasattr(loop, 'dataloader_iterator'):  # epoch-based
         loop._max_iters = loop._max_epochs * len(loader)
+    if hasattr(sampler, '_indices_of_rank'):
+        # InfiniteSampler made its index generator for the old rank.
+        sampler.indices = sampler._indices_of_rank()
+    if hasattr(loop, 'dataloader_iterator'):
+        # An iteration-based loop opened the loader (and its workers may
+        # have prefetched the old shard): open it again.
+        loop.dataloader_iterator = type(loop.dataloader_iterator)(loader)
 
 
 def shard_sampler(sampler, rank: int, world_size: int) -> None:

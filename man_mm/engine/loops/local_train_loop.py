@@ -20,6 +20,7 @@ from contextlib import ExitStack
 from typing import Optional, Sequence
 
 from mmengine.dist import all_gather_object, get_world_size
+from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel, is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
@@ -110,12 +111,40 @@ class _ActMemMixin:
         if (metered or self._cuda) and self.iter % self.meter_interval == 0:
             self._log_per_rank(outputs.get('act_mem', 0.0),
                                outputs['mem_peak'])
+        if hasattr(self.runner.model, 'gather_for_checkpoint') and \
+                self._checkpoint_due(idx):
+            # mmengine saves on rank 0 only: a pipeline gathers first, on
+            # every process.
+            self.runner.model.gather_for_checkpoint()
         self.runner.call_hook(
             'after_train_iter',
             batch_idx=idx,
             data_batch=data_batch,
             outputs=outputs)
         advance_loop_iter(self)
+
+    def _checkpoint_due(self, idx: int) -> bool:
+        """Whether a ``CheckpointHook`` saves after this iteration (its own
+        conditions, read before ``after_train_iter``/``after_train_epoch``
+        run)."""
+        runner = self.runner
+        epoch_ends = isinstance(self, EpochBasedTrainLoop) and \
+            idx + 1 == len(self.dataloader)
+        for hook in runner.hooks:
+            if not isinstance(hook, CheckpointHook):
+                continue
+            if hook.by_epoch:
+                if epoch_ends and (
+                        hook.every_n_epochs(runner, hook.interval,
+                                            hook.save_begin)
+                        or (hook.save_last
+                            and hook.is_last_train_epoch(runner))):
+                    return True
+            elif hook.every_n_train_iters(runner, hook.interval,
+                                          hook.save_begin) or (
+                    hook.save_last and hook.is_last_train_iter(runner)):
+                return True
+        return False
 
     def _log_per_rank(self, act_mem: float, mem_peak: float) -> None:
         """Distributed: every rank's figures (the log's ``act_mem`` and

@@ -62,9 +62,11 @@ class LocalPipelineParallel(nn.Module):
     batch t+1 before the last stage has finished batch t: the stages
     overlap only in the local steps before the head's.
 
-    Checkpoints keep the single-process layout: saving (and validation,
-    which runs the base model) first gathers the full model on every
-    process. Resuming, loading and weight initialisation happen on the full
+    Checkpoints keep the single-process layout: before mmengine saves
+    (on rank 0), man_mm's train loops gather the full model on every
+    process and the optimizer state on rank 0
+    (:meth:`gather_for_checkpoint`); validation, which runs the base
+    model, gathers it too. Resuming, loading and weight initialisation happen on the full
     model before the first step, which frees what a stage does not own.
 
     Chosen by one config line, e.g.
@@ -143,6 +145,7 @@ class LocalPipelineParallel(nn.Module):
         self.plan: Optional[StagePlan] = None
         self.grad_sync = None
         self._freed: List[tuple] = []  # (tensor, shape) freed on this stage
+        self._gathering = False
         self._iters = 0
         self._window = dict(compute_s=0., wait_s=0., iters=0)
         for m in module.modules():
@@ -257,18 +260,32 @@ class LocalPipelineParallel(nn.Module):
                 dist.broadcast(t.data, src=src)
 
     def _install_state_hooks(self, optim_wrapper: OptimWrapper) -> None:
-        # Saving happens on every process at once (mmengine's Runner calls
-        # state_dict everywhere), like FSDP's full state dict.
-        self.module.register_state_dict_pre_hook(
-            lambda *_: self._materialize())
+        self._optim_wrapper = optim_wrapper
         optim_wrapper.optimizer.register_state_dict_post_hook(
-            self._gather_optimizer_state)
+            self._merge_optimizer_state)
 
-    def _gather_optimizer_state(self, optimizer, state_dict):
-        """Every stage's optimizer state in one dict, on rank 0."""
-        part = state_dict['state'] if self.data_parallel_rank == 0 else {}
+    def gather_for_checkpoint(self) -> None:
+        """Gather the whole model on every process and every stage's
+        optimizer state on rank 0, for a checkpoint saved next.
+
+        A collective: every process calls it. mmengine saves on rank 0 only
+        (``Runner.save_checkpoint`` is ``master_only``), so man_mm's train
+        loops call this on every process in the iterations where a
+        ``CheckpointHook`` will save; validation calls it too (the model is
+        then whole for the best-checkpoint save). The next training step
+        frees the parts this stage does not own again.
+        """
+        self._materialize()
+        if self.plan is None:
+            return
+        self._gathering = True
+        try:
+            state = self._optim_wrapper.optimizer.state_dict()['state'] \
+                if self.data_parallel_rank == 0 else {}
+        finally:
+            self._gathering = False
         part = {i: {k: v.cpu() if torch.is_tensor(v) else v
-                    for k, v in s.items()} for i, s in part.items()}
+                    for k, v in s.items()} for i, s in state.items()}
         gathered = [None] * dist.get_world_size() \
             if dist.get_rank() == 0 else None
         dist.gather_object(part, gathered, dst=0)
@@ -276,7 +293,24 @@ class LocalPipelineParallel(nn.Module):
             merged = {}
             for p in gathered:
                 merged.update(p)
-            state_dict['state'] = dict(sorted(merged.items()))
+            self._gathered_state = (self._iters, merged)
+
+    def _merge_optimizer_state(self, optimizer, state_dict):
+        """On rank 0, put every stage's optimizer state (gathered by
+        :meth:`gather_for_checkpoint` after the last step) in the state
+        dict that mmengine saves."""
+        if self._gathering:
+            return state_dict
+        gathered = getattr(self, '_gathered_state', None)
+        if gathered is not None and gathered[0] == self._iters:
+            state_dict['state'] = dict(sorted(gathered[1].items()))
+        elif self.plan is not None and self.num_stages > 1:
+            print_log(
+                'LocalPipelineParallel: optimizer state saved without '
+                'gather_for_checkpoint() after the last step: it holds '
+                f'stage {self.stage} only. Save through man_mm\'s train '
+                'loops (they gather before a CheckpointHook saves).',
+                logger='current', level=logging.WARNING)
         return state_dict
 
     # ------------------------------------------------------------------
@@ -364,7 +398,8 @@ class LocalPipelineParallel(nn.Module):
 
     def val_step(self, data) -> list:
         """The base model's ``val_step`` (on the gathered model)."""
-        self._materialize()
+        if self._freed and not self._freed[0][0].numel():
+            self.gather_for_checkpoint()
         return self.module.val_step(data)
 
     def test_step(self, data) -> list:

@@ -71,6 +71,8 @@ def _pipeline(model, ow, iters, start=0, n=B, part=None, **kwargs):
     for it in range(start, start + iters):
         wrapper.train_step(batch(it, n, part), ow)
     wrapper.finish()
+    # What man_mm's loops do before a checkpoint is saved (on rank 0).
+    wrapper.gather_for_checkpoint()
     return wrapper
 
 
@@ -87,7 +89,7 @@ def _worker(rank, world, port, out):
         model = build(100 + rank)
         ow = optim(model)
         wrapper = _pipeline(model, ow, ITERS, num_stages=2)
-        seen['own'] = state(model)  # gathers the model
+        seen['own'] = state(model)
         seen['own_plan'] = wrapper.plan
         seen['own_link'] = dict(wrapper.link.stats)
 
