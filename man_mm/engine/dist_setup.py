@@ -15,6 +15,7 @@ Two gaps of mmengine 0.10 for local learning:
   ``LocalLearningModel`` instead, unless the config names a wrapper.
 """
 import datetime
+import logging
 import os
 import subprocess
 from contextlib import contextmanager
@@ -140,9 +141,17 @@ def use_local_ddp(cfg) -> bool:
     Returns:
         bool: Whether the wrapper was selected here.
     """
-    if cfg.get('launcher', 'none') == 'none' or \
-            cfg.get('model_wrapper_cfg') is not None or \
-            not _is_local_model(cfg.get('model')):
+    wrapper = cfg.get('model_wrapper_cfg')
+    if cfg.get('launcher', 'none') == 'none':
+        if wrapper and 'Pipeline' in str(wrapper.get('type', '')):
+            print_log(
+                f"model_wrapper_cfg {wrapper['type']} needs several "
+                'processes: this single-process run trains the local '
+                'modules one after the other. Launch with '
+                'tools/dist_train.sh CONFIG N (N = stages x replicas).',
+                logger='current', level=logging.WARNING)
+        return False
+    if wrapper is not None or not _is_local_model(cfg.get('model')):
         return False
     cfg.model_wrapper_cfg = dict(type=LOCAL_DDP)
     print_log(f'LocalLearningModel trained distributed: model wrapper '
