@@ -96,9 +96,9 @@ def test_zoo_coverage_names_what_it_refuses_and_why():
         'mmpretrain', 'backbone')
     assert ok and reason == 'ClsTaskAdapter + ResNetUnits'
     ok, reason, _, _ = tool.verdict(
-        cfg(type='ImageClassifier', backbone=dict(type='ShuffleNetV2')),
+        cfg(type='ImageClassifier', backbone=dict(type='HiViT')),
         'mmpretrain', 'backbone')
-    assert not ok and reason == 'backbone ShuffleNetV2: no unit splitter'
+    assert not ok and reason == 'backbone HiViT: no unit splitter'
     ok, _, _, _ = tool.verdict(
         cfg(type='ImageClassifier',
             backbone=dict(type='VisionTransformer')), 'mmpretrain',

@@ -9,8 +9,17 @@ joins the first layer (or is a unit of its own), and the final norm and
 output join the last. A ViT has one stage, so MAN's SLM aux for it is the
 paper's "down-sized replica of the rest of the backbone" at one layer per
 stage: one fresh encoder layer, a fresh final norm, then the real head.
+
+Besides ``VisionTransformer`` (and subclasses that keep its forward), the
+variants whose forward differs in ways a unit can replay are split too
+(:data:`VARIANTS`): DeiT3 (position embedding before the class token, no
+pre-norm), BEiT (per-layer relative position bias; optional absolute
+position embedding), EVA-02 (rotary embedding: its layers need the patch
+grid, which the embedding unit records for them) and DeiT's distilled ViT
+(class and distillation tokens; not with ``out_type='cls_token'``, whose
+output is a pair of tensors).
 """
-from typing import List
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -24,34 +33,99 @@ from .base import BackboneUnits, StemAndBlock, Unit, fresh_copy
 OUT_TYPES = ('cls_token', 'avg_featmap', 'raw')
 
 
-class ViTStem(nn.Module):
-    """Patch embedding, class token, position embedding, dropout and
-    pre-norm of a ``VisionTransformer`` (its own modules and parameters),
-    returning the token sequence."""
+class PatchGrid:
+    """The patch grid of the current input, recorded by the embedding unit
+    for EVA-02's layers (their rotary embedding needs it; a token sequence
+    does not carry it). Shared, not copied, by ``deepcopy``, so the fresh
+    layers of an aux net read it too."""
+    __slots__ = ('hw', )
 
-    def __init__(self, backbone: nn.Module):
+    def __init__(self):
+        self.hw: Optional[Tuple[int, int]] = None
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class ViTStem(nn.Module):
+    """Patch embedding, class (and distillation) token, position
+    embedding, dropout and pre-norm of a ViT (its own modules and
+    parameters) in the order its variant's forward runs them, returning
+    the token sequence.
+
+    Args:
+        backbone (nn.Module): The ViT.
+        variant (str): Its key in :data:`VARIANTS`. Defaults to ``'vit'``.
+        grid (PatchGrid, optional): Where to record the patch grid.
+    """
+
+    def __init__(self, backbone: nn.Module, variant: str = 'vit',
+                 grid: Optional[PatchGrid] = None):
         super().__init__()
+        self.variant = variant
         self.patch_embed = backbone.patch_embed
         self.drop_after_pos = backbone.drop_after_pos
-        self.pre_norm = backbone.pre_norm
+        # DeiT3, BEiT and the distilled ViT run no pre-norm.
+        self.pre_norm = backbone.pre_norm if variant in ('vit', 'eva02') \
+            else nn.Identity()
         # The backbone's own parameters, so the unit owns them too.
         if backbone.cls_token is not None:
             self.cls_token = backbone.cls_token
-        self.pos_embed = backbone.pos_embed
+        if variant == 'distilled':
+            self.dist_token = backbone.dist_token
+        self.pos_embed = backbone.pos_embed  # None: BEiT without one
         self._backbone = Unregistered(backbone)
+        self._grid = grid
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _add_pos(self, x, patch_resolution, num_extra_tokens):
         from mmpretrain.models.utils import resize_pos_embed
+        if self.pos_embed is None:
+            return x
         backbone = self._backbone.module
-        x, patch_resolution = self.patch_embed(x)
-        if backbone.cls_token is not None:
-            x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x),
-                          dim=1)
-        x = x + resize_pos_embed(
+        return x + resize_pos_embed(
             self.pos_embed, backbone.patch_resolution, patch_resolution,
             mode=backbone.interpolate_mode,
-            num_extra_tokens=backbone.num_extra_tokens)
+            num_extra_tokens=num_extra_tokens)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        backbone = self._backbone.module
+        n = x.shape[0]
+        x, patch_resolution = self.patch_embed(x)
+        if self._grid is not None:
+            self._grid.hw = patch_resolution
+        if self.variant == 'deit3':  # position first, then the class token
+            x = self.drop_after_pos(self._add_pos(x, patch_resolution, 0))
+            if backbone.cls_token is not None:
+                x = torch.cat((self.cls_token.expand(n, -1, -1), x), dim=1)
+            return x
+        tokens = [self.cls_token.expand(n, -1, -1)] \
+            if backbone.cls_token is not None else []
+        if self.variant == 'distilled':
+            tokens.append(self.dist_token.expand(n, -1, -1))
+        x = torch.cat((*tokens, x), dim=1) if tokens else x
+        x = self._add_pos(x, patch_resolution, backbone.num_extra_tokens)
         return self.pre_norm(self.drop_after_pos(x))
+
+
+class ViTLayer(nn.Module):
+    """One encoder layer of a variant whose layers take more than the
+    tokens: BEiT's (``rel_pos_bias=None``: each layer has its own) or
+    EVA-02's (the patch grid).
+
+    Args:
+        layer (nn.Module): The encoder layer.
+        grid (PatchGrid, optional): EVA-02's patch grid; None for BEiT.
+    """
+
+    def __init__(self, layer: nn.Module, grid: Optional[PatchGrid] = None):
+        super().__init__()
+        self.layer = layer
+        self._grid = grid
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._grid is not None:
+            return self.layer(x, self._grid.hw)
+        return self.layer(x, None)
 
 
 class ViTOutput(nn.Module):
@@ -76,10 +150,45 @@ class ViTOutput(nn.Module):
         return x  # 'raw'
 
 
-def _plain_vits():
-    """``VisionTransformer`` and subclasses that keep its forward (DeiT3,
-    ...): their layers take and return one token tensor."""
-    return optional_types('mmpretrain.models.backbones', 'VisionTransformer')
+#: Variant key -> the mmpretrain class whose forward it replays.
+VARIANTS = {
+    'vit': 'VisionTransformer',
+    'deit3': 'DeiT3',
+    'beit': 'BEiTViT',
+    'eva02': 'ViTEVA02',
+    'distilled': 'DistilledVisionTransformer',
+}
+
+
+def _variant(backbone_cls: type) -> Optional[str]:
+    """The key of the variant whose forward ``backbone_cls`` keeps, or None
+    (a forward of its own)."""
+    import mmpretrain.models.backbones as backbones
+    for key, name in VARIANTS.items():
+        klass = getattr(backbones, name)
+        if issubclass(backbone_cls, klass) and \
+                backbone_cls.forward is klass.forward and \
+                backbone_cls._format_output is klass._format_output:
+            return key
+    return None
+
+
+def _variant_refusal(backbone_cls: type, cfg) -> Optional[str]:
+    """Why a ViT variant cannot be split, from its class and config."""
+    variant = _variant(backbone_cls)
+    if variant is None:
+        return (f'{backbone_cls.__name__} has its own forward (extra inputs '
+                'to its layers or extra outputs), which a chain of '
+                'one-tensor units cannot replay')
+    out_type = cfg.get('out_type', 'cls_token')
+    if variant == 'distilled' and out_type == 'cls_token':
+        return (f'{backbone_cls.__name__} has its own forward output for '
+                "out_type='cls_token': a pair (class, distillation token),"
+                ' where a unit hands on one tensor')
+    if variant == 'beit' and cfg.get('use_shared_rel_pos_bias', False):
+        return ('use_shared_rel_pos_bias=True: one relative position bias '
+                'for all layers would be trained by every local module')
+    return None
 
 
 @UNIT_SPLITTERS.register_module()
@@ -95,19 +204,20 @@ class ViTUnits(BackboneUnits):
             its own. Defaults to False (it joins the first layer).
     """
     supported_names = ('mmpretrain.VisionTransformer and subclasses that '
-                       'keep its forward (out_indices: last layer; '
-                       f"out_type: {', '.join(OUT_TYPES)})")
+                       'keep its forward, DeiT3, BEiTViT, ViTEVA02, '
+                       'DistilledVisionTransformer (out_indices: last '
+                       f"layer; out_type: {', '.join(OUT_TYPES)})")
 
     @classmethod
     def supported_types(cls):
-        return _plain_vits()
+        return optional_types('mmpretrain.models.backbones',
+                              'VisionTransformer', 'BEiTViT')
 
     @classmethod
     def refusal(cls, backbone_cls, cfg):
-        vit = _plain_vits()[0]
-        if backbone_cls.forward is not vit.forward or \
-                backbone_cls._format_output is not vit._format_output:
-            return f'{backbone_cls.__name__} has its own forward'
+        why = _variant_refusal(backbone_cls, cfg)
+        if why:
+            return why
         if cfg.get('out_type', 'cls_token') not in OUT_TYPES:
             return f"out_type='{cfg.get('out_type')}' (dense output)"
         indices = cfg.get('out_indices', -1)
@@ -117,16 +227,16 @@ class ViTUnits(BackboneUnits):
 
     def _init_stages(self):
         backbone = self.backbone
-        vit = _plain_vits()[0]
-        if type(backbone).forward is not vit.forward or \
-                type(backbone)._format_output is not vit._format_output:
-            # DeiT's distillation token, BEiT's shared relative position
-            # bias, MAE's masking: their layers need more than one tensor.
-            raise ValueError(
-                f'ViTUnits splits ViTs that keep VisionTransformer.forward; '
-                f'{type(backbone).__name__} has its own forward (extra '
-                'inputs to its layers or extra outputs), which a chain of '
-                'one-tensor units cannot replay.')
+        why = _variant_refusal(type(backbone), dict(
+            out_type=backbone.out_type, use_shared_rel_pos_bias=getattr(
+                backbone, 'rel_pos_bias', None) is not None))
+        if why:
+            # DeiT's distillation token pair, BEiT's shared relative
+            # position bias, MAE's masking: more than one tensor.
+            raise ValueError(f'ViTUnits cannot split this '
+                             f'{type(backbone).__name__}: {why}.')
+        self.variant = _variant(type(backbone))
+        self.grid = PatchGrid() if self.variant == 'eva02' else None
         last = len(backbone.layers) - 1
         if list(backbone.out_indices) != [last] or \
                 backbone.out_type not in OUT_TYPES:
@@ -138,10 +248,14 @@ class ViTUnits(BackboneUnits):
         self.stages = [backbone.layers]
         self.stage_names = ['layers']
         self.output = ViTOutput(backbone)
+        # Layers as units run them: BEiT's and EVA-02's take more.
+        self.layers = list(backbone.layers) if self.variant in (
+            'vit', 'deit3', 'distilled') else [
+                ViTLayer(layer, self.grid) for layer in backbone.layers]
 
     def _build_units(self) -> List[Unit]:
-        stem = ViTStem(self.backbone)
-        layers = list(self.backbone.layers)
+        stem = ViTStem(self.backbone, self.variant, self.grid)
+        layers = self.layers
         units = []
         if self.stem_as_unit:
             units.append(Unit('patch_embed', stem, -1, -1, False))
@@ -164,5 +278,6 @@ class ViTUnits(BackboneUnits):
         self.check_width(width)
         if unit.is_stage_end:
             return nn.Sequential()
-        return nn.Sequential(fresh_copy(self.backbone.layers[-1]),
+        from .swin import fresh_swin_copy  # BEiT: its bias tables too
+        return nn.Sequential(fresh_swin_copy(self.layers[-1]),
                              fresh_copy(self.output))

@@ -157,9 +157,9 @@ def test_bad_split_points_are_refused():
 
 def test_unknown_backbone_is_refused():
     cfg = cifar_classifier()
-    cfg['backbone'] = dict(type='ShuffleNetV2')
-    cfg['head']['in_channels'] = 1280
-    with pytest.raises(TypeError, match='cannot split backbone ShuffleNetV2'):
+    cfg['backbone'] = dict(type='HiViT', arch='tiny')
+    cfg['head']['in_channels'] = 384
+    with pytest.raises(TypeError, match='cannot split backbone HiViT'):
         LocalLearningModel(cfg)
 
 

@@ -145,11 +145,11 @@ def test_vits_with_their_own_forward_are_refused_with_the_reason():
 
 def test_unsupported_backbone_names_the_supported_ones_and_how_to_add():
     init_default_scope('mmpretrain')
-    backbone = MODELS.build(dict(type='ShuffleNetV2'))
+    backbone = MODELS.build(dict(type='HiViT', arch='tiny'))
     with pytest.raises(TypeError) as e:
         build_units(backbone)
     msg = str(e.value)
-    for name in ('ShuffleNetV2', 'mmdet.Darknet', 'mmpretrain.ConvNeXt',
+    for name in ('HiViT', 'mmdet.Darknet', 'mmpretrain.ConvNeXt',
                  'mmpretrain.SwinTransformer', 'mmpretrain.ResNet',
                  'UNIT_SPLITTERS', 'own_model.md'):
         assert name in msg
