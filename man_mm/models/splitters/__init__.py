@@ -16,6 +16,14 @@ from .resnet import ResNetStem, ResNetUnits
 from .stage_list import StageListUnits
 from .swin import SwinUnits
 from .vit import ViTStem, ViTUnits
+from .block_list import BlockListUnits
+from .cls_refusals import ClsBackboneRefusal
+from .swin_det import DetSwinUnits
+from .csp import CSPUnits
+from .vgg import SSDVGGUnits
+from .pvt import PVTUnits
+from .mobilenet_det import DetMobileNetV2Units
+from .hrnet import HRNetRefusal
 
 
 def build_units(backbone: nn.Module, stem_as_unit=None,
@@ -41,5 +49,8 @@ def build_units(backbone: nn.Module, stem_as_unit=None,
 __all__ = [
     'BackboneUnits', 'Unit', 'StemAndBlock', 'fresh_copy', 'build_units',
     'ResNetUnits', 'ResNetStem', 'DarknetUnits', 'ConvNeXtUnits',
-    'SwinUnits', 'EDSRUnits', 'EDSRStem', 'ViTUnits', 'ViTStem', 'StageListUnits'
+    'SwinUnits', 'EDSRUnits', 'EDSRStem', 'ViTUnits', 'ViTStem', 'StageListUnits',
+    'BlockListUnits', 'ClsBackboneRefusal',
+    'DetSwinUnits', 'CSPUnits', 'SSDVGGUnits', 'PVTUnits',
+    'DetMobileNetV2Units', 'HRNetRefusal'
 ]

@@ -9,8 +9,15 @@ layer goes with its first block (the stem with the very first), so
 ConvNeXt-T (depths 3, 3, 9, 3) gives 18 units. The last unit also carries
 the final norm (:class:`ConvNeXtOutput`), so the units, run in order,
 return exactly ``backbone(x)[-1]``.
+
+A dense ConvNeXt (several ``out_indices``, ``gap_before_final_norm=False``,
+as mmdet's Mask R-CNN and RTMDet configs use it) normalises each output
+stage on its way to the neck only, while the next stage reads it
+un-normalised: its units carry the un-normalised maps, stop at the last
+output stage, and the norms are :meth:`ConvNeXtUnits.output_layers`, which
+the detection adapter runs in front of the neck.
 """
-from typing import List
+from typing import Dict, List
 
 import torch
 from torch import nn
@@ -65,11 +72,13 @@ class ConvNeXtUnits(BackboneUnits):
 
     Args:
         backbone (ConvNeXt): A built ConvNeXt whose ``out_indices`` is the
-            last stage only (image classification).
+            last stage only (image classification), or several stages with
+            ``gap_before_final_norm=False`` (dense prediction).
         stem_as_unit (bool, optional): Make the stem (``downsample_layers
             [0]``) a unit of its own. Defaults to False.
     """
-    supported_names = 'mmpretrain.ConvNeXt (out_indices: last stage)'
+    supported_names = ('mmpretrain.ConvNeXt (out_indices: last stage, or '
+                       'several without gap_before_final_norm)')
 
     @classmethod
     def supported_types(cls):
@@ -77,23 +86,49 @@ class ConvNeXtUnits(BackboneUnits):
 
     @classmethod
     def refusal(cls, backbone_cls, cfg):
-        return several_outputs(cfg)
+        if cfg.get('gap_before_final_norm', True):
+            return several_outputs(cfg)
+        return None
+
+    @staticmethod
+    def _dense(backbone) -> bool:
+        """Several outputs (or one not last): the dense layout."""
+        return list(backbone.out_indices) != [backbone.num_stages - 1]
+
+    @classmethod
+    def output_layers(cls, backbone) -> Dict[int, nn.Module]:
+        """``{i: norm{i}}`` of a dense ConvNeXt, which it applies to stage
+        ``i``'s output for the neck only; none in the classifier layout
+        (the last unit carries its norm)."""
+        if not cls._dense(backbone):
+            return {}
+        return {i: getattr(backbone, f'norm{i}')
+                for i in backbone.out_indices}
 
     def _init_stages(self):
         backbone = self.backbone
         last = backbone.num_stages - 1
-        if list(backbone.out_indices) != [last]:
-            # An earlier output is normalised only on its way out: the next
-            # stage reads it un-normalised, so a unit cannot hand on both.
-            raise ValueError(
-                f'ConvNeXtUnits splits a ConvNeXt with out_indices=({last},)'
-                f' (the classifier layout); got {backbone.out_indices}. '
-                'Multi-stage outputs (dense prediction) need a splitter that '
-                'taps each stage before its output norm.')
-        self.stages = list(backbone.stages)
+        self.output = None
+        if self._dense(backbone):
+            if backbone.gap_before_final_norm:
+                # Pooled vectors cannot feed a neck, and the norms are only
+                # on the way out, so there is no dense layout to split.
+                raise ValueError(
+                    f'ConvNeXtUnits splits a ConvNeXt with out_indices=('
+                    f'{last},) (the classifier layout) or, for dense '
+                    'prediction, several out_indices with '
+                    'gap_before_final_norm=False; got out_indices='
+                    f'{tuple(backbone.out_indices)} with '
+                    'gap_before_final_norm=True.')
+            # Later stages are never read: no units for them.
+            self.stages = list(backbone.stages)[
+                :max(backbone.out_indices) + 1]
+        else:
+            self.stages = list(backbone.stages)
+            self.output = ConvNeXtOutput(
+                getattr(backbone, f'norm{last}'),
+                backbone.gap_before_final_norm)
         self.stage_names = [f'stages.{i}' for i in range(len(self.stages))]
-        self.output = ConvNeXtOutput(
-            getattr(backbone, f'norm{last}'), backbone.gap_before_final_norm)
 
     def _build_units(self) -> List[Unit]:
         downsample = self.backbone.downsample_layers
@@ -118,7 +153,8 @@ class ConvNeXtUnits(BackboneUnits):
                            width: float = 1.0) -> nn.Sequential:
         """Fresh layers finishing the network after ``unit``: one block for
         the rest of its stage if any remains, then a downsample layer and
-        one block per later stage, then a fresh final norm."""
+        one block per later stage, then a fresh final norm (dense: none,
+        the output norms are the neck's, :meth:`output_layers`)."""
         self.check_width(width)
         downsample = self.backbone.downsample_layers
         blocks = []
@@ -128,6 +164,6 @@ class ConvNeXtUnits(BackboneUnits):
         for s in range(stage + 1, len(self.stages)):
             blocks.append(fresh_convnext_copy(
                 nn.Sequential(downsample[s], self.stages[s][0])))
-        if blocks:
+        if blocks and self.output is not None:
             blocks.append(fresh_copy(self.output))
         return nn.Sequential(*blocks)

@@ -11,6 +11,7 @@ from man_mm.registry import (HOW_TO_ADD, TASK_ADAPTERS, find_registered,
 from .base import TaskAdapter
 from .classification import ClsTaskAdapter
 from .detection import DetTaskAdapter
+from .detr import DETRTaskAdapter
 from .editing import EditTaskAdapter
 from .two_stage import TwoStageTaskAdapter
 
@@ -20,10 +21,19 @@ def build_task_adapter(model: nn.Module) -> TaskAdapter:
 
     Raises:
         TypeError: No registered adapter accepts ``model``; the message
-            lists the registered ones and how to add one.
+            names the reason when an adapter refuses its class by name
+            (``TaskAdapter.refused``), else lists the registered adapters
+            and how to add one.
     """
     cls = find_registered(TASK_ADAPTERS, model)
     if cls is None:
+        for adapter in TASK_ADAPTERS.module_dict.values():
+            why = adapter.refusal(type(model)) \
+                if hasattr(adapter, 'refusal') else None
+            if why:
+                raise TypeError(
+                    f'man_mm cannot train {type(model).__name__} locally '
+                    f'({adapter.__name__} refuses it): {why}.')
         raise TypeError(
             f'man_mm has no local-learning task adapter for '
             f'{type(model).__name__}. Supported: '
@@ -33,6 +43,7 @@ def build_task_adapter(model: nn.Module) -> TaskAdapter:
 
 
 __all__ = [
-    'TaskAdapter', 'ClsTaskAdapter', 'DetTaskAdapter', 'TwoStageTaskAdapter',
+    'TaskAdapter', 'ClsTaskAdapter', 'DetTaskAdapter', 'DETRTaskAdapter',
+    'TwoStageTaskAdapter',
     'EditTaskAdapter', 'build_task_adapter'
 ]

@@ -4,7 +4,7 @@ The local-learning machinery is task-agnostic; an adapter tells it where the
 backbone is, which modules make up the task's head, and how the base model
 turns backbone features into its real loss.
 """
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -26,6 +26,45 @@ def reaches(root, target) -> bool:
     return False
 
 
+def refusal_reason(reasons: Dict[str, str], model_cls: type) -> Optional[str]:
+    """``reasons[name]`` for the first class in ``model_cls``'s MRO named
+    in ``reasons`` (so subclasses are refused with their base), or None."""
+    for klass in getattr(model_cls, '__mro__', ()):
+        if klass.__name__ in reasons:
+            return reasons[klass.__name__]
+    return None
+
+
+class _Excluding(type):
+    """Metaclass of :func:`types_except`'s class: ``isinstance`` and
+    ``issubclass`` against it are those against ``accepted``, less the
+    classes ``reasons`` names."""
+
+    def __subclasscheck__(cls, sub):
+        return (isinstance(sub, type) and issubclass(sub, cls.accepted)
+                and refusal_reason(cls.reasons, sub) is None)
+
+    def __instancecheck__(cls, obj):
+        return cls.__subclasscheck__(type(obj))
+
+
+def types_except(accepted: tuple, reasons: Dict[str, str]) -> tuple:
+    """``supported_types()`` for "``accepted`` and subclasses, except the
+    classes named in ``reasons``" (and their subclasses).
+
+    Returns a one-class tuple usable with ``isinstance``/``issubclass`` --
+    how :func:`man_mm.registry.find_registered` and
+    ``tools/analysis_tools/zoo_coverage.py`` match adapters -- or ``()``
+    while ``accepted`` is (its library not imported).
+    """
+    if not accepted:
+        return ()
+    name = 'Any' + '|'.join(t.__name__ for t in accepted) + 'Except' + \
+        '|'.join(sorted(reasons))
+    return (_Excluding(name, (), dict(accepted=tuple(accepted),
+                                      reasons=dict(reasons))), )
+
+
 class TaskAdapter:
     """Base class. Subclasses wrap one family of OpenMMLab models.
 
@@ -42,6 +81,16 @@ class TaskAdapter:
     backbone_role: str = 'backbone'
     #: What the adapter accepts, for error messages.
     supported_names: str = ''
+    #: Model class name -> why it is refused although it subclasses a
+    #: supported type (excluded from :meth:`supported_types` with
+    #: :func:`types_except`; :meth:`refusal` names the reason).
+    refused: Dict[str, str] = {}
+
+    @classmethod
+    def refusal(cls, model_cls: type, cfg=None) -> Optional[str]:
+        """Why this adapter refuses ``model_cls`` (a class it would
+        otherwise accept by inheritance), or None."""
+        return refusal_reason(cls.refused, model_cls)
 
     @classmethod
     def supported_types(cls) -> tuple:

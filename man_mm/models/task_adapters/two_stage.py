@@ -22,6 +22,7 @@ class TwoStageTaskAdapter(DetTaskAdapter):
     (``SLMDetAux``) builds the same local FPN.
     """
     head_names = ('neck', 'rpn_head', 'roi_head')
+    refused = {}  # GLIP and the query heads are single-stage
     supported_names = ('mmdet two-stage detectors (FasterRCNN, MaskRCNN, '
                        '...; RPN + RoI head)')
 
@@ -47,6 +48,7 @@ class TwoStageTaskAdapter(DetTaskAdapter):
     def loss(self, feats, data_samples, heads=None, bank=None):
         """RPN and RoI-head losses from ``feats`` (``{stage: tensor}``, or
         the last stage's tensor), completed from ``bank``."""
+        heads = self.default_heads(heads)
         neck, rpn_head, roi_head = heads if heads is not None else (
             getattr(self.model, 'neck', None), self.model.rpn_head,
             self.model.roi_head)
