@@ -81,7 +81,13 @@ def verdict(cfg, scope, key):
     net = model.get(key)
     net_type = net.get('type') if isinstance(net, dict) else None
     if not adapters:
-        return False, f'model {model_cls.__name__}: no task adapter', \
+        # An adapter that would accept the class by inheritance but
+        # refuses it by name says why.
+        reasons = [c.refusal(model_cls) for c in
+                   TASK_ADAPTERS.module_dict.values()
+                   if hasattr(c, 'refusal')]
+        why = next((r for r in reasons if r), 'no task adapter')
+        return False, f'model {model_cls.__name__}: {why}', \
             model_cls.__name__, net_type
     if net_type is None:
         return False, f'model {model_cls.__name__} has no {key}', \
