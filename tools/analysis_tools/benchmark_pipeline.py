@@ -79,8 +79,8 @@ def build(config, head):
         aux['share_head'] = False
         model_cfg['aux'] = aux
     torch.manual_seed(0)
+    # Default initialisation: init_weights would fetch pretrained weights.
     model = MODELS.build(model_cfg)
-    model.init_weights()
     return model, cfg, base, task
 
 

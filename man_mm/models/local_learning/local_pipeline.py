@@ -354,6 +354,10 @@ class LocalPipelineParallel(nn.Module):
         log_vars = self.module.local_train_step(
             x, samples, optim_wrapper, grad_sync=self.grad_sync,
             stage=StageSlice(first, last, bank), handoff=handoff)
+        # The sent output and bank entries are freed before the next batch
+        # runs; the next stage posts its receive once it has finished the
+        # previous batch, so in a balanced pipeline this waits little.
+        self.link.wait_sent()
         wait = self.link.stats['recv_wait_s'] - wait_before
         elapsed = time.perf_counter() - start
         self._window['compute_s'] += elapsed - wait

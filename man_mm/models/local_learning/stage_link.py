@@ -9,9 +9,10 @@ Everything goes through torch.distributed's ``isend``/``irecv`` (gloo on
 CPU, NCCL on GPUs). A message is a header (the payload's length), a payload
 (the data samples and the tensors' shapes and dtypes, serialised with
 ``torch.save`` so that variable shapes and non-tensor samples work) and the
-tensors themselves, sent raw. Sends are asynchronous: the sender goes on to
-its next batch and waits for a send only before the next one, so a stage
-runs at most one batch ahead of the next.
+tensors themselves, sent raw. Sends are asynchronous: the sender finishes
+its iteration (the optimizer steps) while the data travels, and waits for
+delivery before its next batch, so the sent tensors do not stay alive
+through the next batch's compute.
 """
 import io
 import time
