@@ -19,7 +19,10 @@ process's true peak (TotalMemoryMeter: weights, gradients, optimizer state,
 activations, buffers received), and the communication: bytes handed from
 stage to stage or all-reduced per iteration, time issuing sends, time
 blocked receiving (which includes waiting for the previous stage's compute:
-the bubble) and time in all-reduces. ``--memory-only`` settings skip the
+the bubble) and time in all-reduces. Pipeline throughput is steady state:
+after warm-up and a barrier, one untimed iteration refills the pipeline,
+then every process times its own iterations (the slowest counts); fill
+and drain are not counted. ``--memory-only`` settings skip the
 timing (e.g. 4 stages on a 2-core machine).
 """
 import argparse
@@ -146,8 +149,14 @@ def measure_one(rank, world, args, setting, device):
     timed = not setting.get('memory_only')
     elapsed = None
     if timed:
+        if kind == 'pipeline':
+            # Refill the pipeline after the barrier drained it: the timed
+            # iterations are steady state (each process times its own).
+            step(batches(it), ow)
+            it += 1
         if link is not None:
             link.reset_stats()
+            wrapper.reset_stage_times()
         if sync is not None:
             sync.stats.update(allreduce_calls=0, allreduce_bytes=0,
                               comm_wait_s=0.)
@@ -155,9 +164,12 @@ def measure_one(rank, world, args, setting, device):
         for _ in range(args.iters):
             step(batches(it), ow)
             it += 1
-        barrier()
+        if kind != 'pipeline':
+            barrier()
         elapsed = time.perf_counter() - start
+        barrier()
     stats = dict(link.stats) if link is not None else {}
+    stage_times = wrapper.stage_times() if kind == 'pipeline' else {}
     allreduce = dict(sync.stats) if sync is not None else {}
     barrier()
     with TotalMemoryMeter.for_training(model, ow) as meter:
@@ -178,6 +190,9 @@ def measure_one(rank, world, args, setting, device):
         allreduce_s_per_iter=allreduce.get('comm_wait_s', 0.) / n)
     if kind == 'pipeline':
         mine['plan'] = [list(b) for b in wrapper.plan.bounds]
+        mine.update(stage_compute_s=stage_times['compute_s'],
+                    stage_wait_s=stage_times['wait_s'],
+                    stage_predicted_s=stage_times['predicted_s'])
     rows = [mine]
     if world > 1:
         rows = [None] * world
@@ -273,6 +288,12 @@ def main(argv=None):
                 (f"stage {p['stage']} " if p['stage'] is not None else
                  f"rank {p['rank']} ") + f"{p['peak_mib']:.1f}"
                 for p in procs))
+        if r['kind'] == 'pipeline' and r['images_per_s']:
+            print('    per stage s/iter: ' + ', '.join(
+                f"stage {p['stage']} compute {p['stage_compute_s']:.3f} "
+                f"(predicted {p['stage_predicted_s']:.3f}), waiting "
+                f"{p['stage_wait_s']:.3f}" for p in sorted(
+                    procs, key=lambda p: p['stage'])))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:

@@ -373,14 +373,23 @@ class LocalPipelineParallel(nn.Module):
         """Global rank of ``stage`` in this process's replica."""
         return self.stage_ranks[stage]
 
+    def stage_times(self) -> dict:
+        """This process's mean compute and wait seconds per iteration since
+        the last report (or :meth:`reset_stage_times`)."""
+        n = max(self._window['iters'], 1)
+        return dict(compute_s=self._window['compute_s'] / n,
+                    wait_s=self._window['wait_s'] / n,
+                    predicted_s=self.plan.predicted(self.stage))
+
+    def reset_stage_times(self) -> None:
+        """Start a new measuring window."""
+        self._window = dict(compute_s=0., wait_s=0., iters=0)
+
     def report(self) -> List[dict]:
         """Every stage's measured figures since the last report, logged
         on rank 0 (a collective: every process calls it)."""
-        n = max(self._window['iters'], 1)
-        mine = dict(stage=self.stage, replica=self.data_parallel_rank,
-                    compute_s=self._window['compute_s'] / n,
-                    wait_s=self._window['wait_s'] / n,
-                    predicted_s=self.plan.predicted(self.stage),
+        mine = dict(self.stage_times(), stage=self.stage,
+                    replica=self.data_parallel_rank,
                     sent_mib=self.link.stats['sent_bytes'] / 2**20)
         rows = [None] * dist.get_world_size()
         dist.all_gather_object(rows, mine)
@@ -397,7 +406,7 @@ class LocalPipelineParallel(nn.Module):
                 f"{r['wait_s'] / busy if busy else 0:.1%}, sent "
                 f"{r['sent_mib']:.1f} MiB")
         print_log('\n'.join(lines), logger='current')
-        self._window = dict(compute_s=0., wait_s=0., iters=0)
+        self.reset_stage_times()
         return rows
 
     def val_step(self, data) -> list:
