@@ -194,11 +194,14 @@ class StageGradSync:
     """:class:`GradSync` for one pipeline stage.
 
     Averages the stage's gradients over its data-parallel group (a
-    :class:`GradientSync`), and sums the gradients of a head that every
-    stage runs a replica of (MAN's shared head) over the pipeline group, so
-    every replica takes the same step as the one head of sequential
-    training. Each stage has already divided its contributions by the
-    number of modules sharing the head, so the sum is their mean.
+    :class:`GradientSync`). A head that every stage runs a replica of
+    (MAN's shared head) is stepped once, by the last stage: the other
+    stages' gradients are summed into the last stage's (a reduce over the
+    pipeline group; each stage has already divided its contributions by
+    the number of modules sharing the head, so the sum is their mean),
+    the last stage steps, and the new weights are broadcast to the other
+    replicas before the next iteration uses them. Only the last stage
+    holds the head's optimizer state.
 
     Args:
         data_sync (GradientSync, optional): Sync over the stage's
@@ -208,14 +211,19 @@ class StageGradSync:
         shared (Sequence[nn.Parameter]): The shared head's parameters
             (empty when the aux nets have heads of their own).
         pipe_group (ProcessGroup, optional): This replica's stages.
+        head_rank (int, optional): Global rank of this replica's last
+            stage, which steps the shared head.
     """
 
     def __init__(self, data_sync, owned: Sequence[nn.Parameter],
-                 shared: Sequence[nn.Parameter] = (), pipe_group=None):
+                 shared: Sequence[nn.Parameter] = (), pipe_group=None,
+                 head_rank: int = 0):
         self.data_sync = data_sync
         self._owned = {id(p) for p in owned}
         self.shared = list(shared)
         self.pipe_group = pipe_group
+        self.head_rank = head_rank
+        self._stepped = False
         self.stats = dict(allreduce_calls=0, allreduce_bytes=0,
                           comm_wait_s=0.)
 
@@ -237,7 +245,7 @@ class StageGradSync:
 
     def finish(self, params: Sequence[nn.Parameter]) -> None:
         """Average this stage's final gradients over the data group, then
-        sum the shared head's over the pipeline group."""
+        sum the shared head's into the last stage."""
         params = [p for p in params if id(p) in self._owned]
         if self.data_sync is not None:
             self.data_sync.finish(params)
@@ -252,11 +260,33 @@ class StageGradSync:
                              device=grads[0].device)
         flat = _flatten_dense_tensors(grads)
         dist.all_reduce(flags, group=self.pipe_group)
-        dist.all_reduce(flat, group=self.pipe_group)
+        dist.reduce(flat, dst=self.head_rank, group=self.pipe_group)
+        owner = dist.get_rank() == self.head_rank
         for p, grad, used in zip(self.shared,
                                  _unflatten_dense_tensors(flat, grads),
                                  flags.tolist()):
-            p.grad = grad if used > 0 else None
+            # Elsewhere no gradient: no step, no optimizer state.
+            p.grad = grad if owner and used > 0 else None
+        self._stepped = True
         self.stats['allreduce_calls'] += 1
+        self.stats['allreduce_bytes'] += flat.numel() * flat.element_size()
+        self.stats['comm_wait_s'] += time.perf_counter() - start
+
+    def after_step(self) -> None:
+        """After the iteration's optimizer step: the head's new weights
+        (stepped by the last stage) reach every replica. Every stage calls
+        it at the end of the same iteration (not at the start of the next,
+        where a later stage is still waiting for its input)."""
+        if not self._stepped:
+            return
+        start = time.perf_counter()
+        weights = [p.data for p in self.shared]
+        flat = _flatten_dense_tensors(weights)
+        dist.broadcast(flat, src=self.head_rank, group=self.pipe_group)
+        if dist.get_rank() != self.head_rank:
+            for w, new in zip(weights,
+                              _unflatten_dense_tensors(flat, weights)):
+                w.copy_(new)
+        self._stepped = False
         self.stats['allreduce_bytes'] += flat.numel() * flat.element_size()
         self.stats['comm_wait_s'] += time.perf_counter() - start

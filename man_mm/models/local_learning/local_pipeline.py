@@ -55,12 +55,13 @@ class LocalPipelineParallel(nn.Module):
     Heads: with aux nets that have heads of their own
     (``aux=dict(..., share_head=False)``), stages share nothing and run
     fully decoupled. MAN's default aux nets run the base model's real head
-    (a *shared* head); then every stage holds a replica of it, and after
-    every iteration the replicas' gradients are summed over the stages (an
-    all-reduce), so every replica steps exactly as the one head of
-    sequential training -- no gradient is stale, but a stage cannot start
-    batch t+1 before the last stage has finished batch t: the stages
-    overlap only in the local steps before the head's.
+    (a *shared* head); then every stage holds a replica of it. After every
+    iteration the replicas' gradients are summed into the last stage,
+    which steps the head (it alone holds the head's optimizer state), and
+    the new weights are broadcast before the next iteration, so every
+    replica is exactly the one head of sequential training -- no gradient
+    is stale, but a stage cannot start batch t+1 before the last stage has
+    finished batch t: the stages overlap only partly.
 
     Checkpoints keep the single-process layout: before mmengine saves
     (on rank 0), man_mm's train loops gather the full model on every
@@ -201,8 +202,9 @@ class LocalPipelineParallel(nn.Module):
         data_sync = GradientSync(self.data_group, self.bucket_size_mb) \
             if self.data_parallel_size > 1 else None
         if data_sync is not None or (shared and self.num_stages > 1):
-            self.grad_sync = StageGradSync(data_sync, owned, shared,
-                                           self.pipe_group)
+            self.grad_sync = StageGradSync(
+                data_sync, owned, shared, self.pipe_group,
+                head_rank=self._peer(self.num_stages - 1))
         self._install_state_hooks(optim_wrapper)
         self._free(optim_wrapper)
 
@@ -354,6 +356,8 @@ class LocalPipelineParallel(nn.Module):
         log_vars = self.module.local_train_step(
             x, samples, optim_wrapper, grad_sync=self.grad_sync,
             stage=StageSlice(first, last, bank), handoff=handoff)
+        if self.grad_sync is not None:
+            self.grad_sync.after_step()
         # The sent output and bank entries are freed before the next batch
         # runs; the next stage posts its receive once it has finished the
         # previous batch, so in a balanced pipeline this waits little.
