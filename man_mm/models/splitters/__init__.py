@@ -24,6 +24,8 @@ from .vgg import SSDVGGUnits
 from .pvt import PVTUnits
 from .mobilenet_det import DetMobileNetV2Units
 from .hrnet import HRNetRefusal
+from .sr_generators import MSRResNetUnits, RRDBNetUnits, SwinIRNetUnits
+from .sr_refusals import SRGeneratorRefusal
 
 
 def build_units(backbone: nn.Module, stem_as_unit=None,
@@ -52,5 +54,6 @@ __all__ = [
     'SwinUnits', 'EDSRUnits', 'EDSRStem', 'ViTUnits', 'ViTStem', 'StageListUnits',
     'BlockListUnits', 'ClsBackboneRefusal',
     'DetSwinUnits', 'CSPUnits', 'SSDVGGUnits', 'PVTUnits',
-    'DetMobileNetV2Units', 'HRNetRefusal'
+    'DetMobileNetV2Units', 'HRNetRefusal', 'MSRResNetUnits', 'RRDBNetUnits',
+    'SwinIRNetUnits', 'SRGeneratorRefusal'
 ]

@@ -1,12 +1,102 @@
 """Task adapter for mmagic's single-image super-resolution models."""
-from typing import Dict, List
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from man_mm.registry import TASK_ADAPTERS
 from man_mm.utils import optional_types
-from .base import TaskAdapter, reaches
+from .base import TaskAdapter, reaches, types_except
+
+#: ``BaseEditModel`` subclasses refused by name (with their subclasses).
+REFUSED_EDIT = {
+    'SRGAN': ('adversarial training (SRGAN, ESRGAN, Real-ESRGAN/ESRNet): its '
+              'own train_step alternates generator and discriminator '
+              'optimizers and adds perceptual/GAN losses (Real-ESRGAN also an '
+              'EMA generator and sharpened ground truth), which the pixel-'
+              'loss tail does not replay'),
+}
+
+
+def _msrresnet_tail(gen, h, feats, shallow, image, gt):
+    """``MSRResNet.forward`` after ``trunk_net``: upsampling, ``conv_hr``,
+    ``conv_last``, plus the bilinearly upsampled input image (its only
+    global skip: an image, not a feature)."""
+    out = h['upsample1'](feats)
+    if gen.upscale_factor == 4:
+        out = h['upsample2'](out)
+    out = h['conv_last'](gen.lrelu(h['conv_hr'](out)))
+    return out + gen.img_upsampler(image())
+
+
+def _rrdbnet_tail(gen, h, feats, shallow, image, gt):
+    """``RRDBNet.forward`` after ``body``: ``conv_body``, the global skip,
+    two nearest x2 upsamplings with convs, ``conv_hr``, ``conv_last``."""
+    feat = h['conv_body'](feats)
+    if shallow is not None:
+        feat = shallow + feat
+    feat = gen.lrelu(h['conv_up1'](
+        F.interpolate(feat, scale_factor=2, mode='nearest')))
+    feat = gen.lrelu(h['conv_up2'](
+        F.interpolate(feat, scale_factor=2, mode='nearest')))
+    return h['conv_last'](gen.lrelu(h['conv_hr'](feat)))
+
+
+def _swinir_tail(gen, h, feats, shallow, image, gt):
+    """``SwinIRNet.forward`` after ``forward_features``: ``conv_after_body``,
+    the global skip, the upsampler branch (or, for ``upsampler=''``, the
+    image residual), de-normalisation and the crop to the target size (the
+    generator crops to ``upscale`` x its unpadded input, which is
+    ``gt_img``'s size whenever its pixel loss is defined)."""
+    x = h['conv_after_body'](feats)
+    if shallow is not None:
+        x = x + shallow
+    if gen.upsampler == 'pixelshuffle':
+        x = h['conv_last'](h['upsample'](h['conv_before_upsample'](x)))
+    elif gen.upsampler == 'pixelshuffledirect':
+        x = h['upsample'](x)
+    elif gen.upsampler == 'nearest+conv':
+        x = h['conv_before_upsample'](x)
+        x = gen.lrelu(h['conv_up1'](
+            F.interpolate(x, scale_factor=2, mode='nearest')))
+        if gen.upscale == 4:
+            x = gen.lrelu(h['conv_up2'](
+                F.interpolate(x, scale_factor=2, mode='nearest')))
+        x = h['conv_last'](gen.lrelu(h['conv_hr'](x)))
+    else:
+        x = image() + h['conv_last'](x)
+    x = x / gen.img_range + gen.mean.to(x)
+    return x[:, :, :gt.shape[-2], :gt.shape[-1]]
+
+
+def generator_tail(generator: nn.Module
+                   ) -> Optional[Tuple[Tuple[str, ...], Callable, bool]]:
+    """``(head_names, tail, feature_skip)`` of a generator other than EDSR
+    (None for ``EDSRNet``, whose tail :meth:`EditTaskAdapter.loss` runs
+    itself): the generator's modules after its split body, the function
+    replaying its forward from the body output, and whether that adds the
+    shallow feature (``conv_first``'s output) back."""
+    names = {k.__name__ for k in type(generator).__mro__}
+    if 'MSRResNet' in names:
+        heads = ('upsample1', ) + (
+            ('upsample2', ) if generator.upscale_factor == 4 else ()) + (
+                'conv_hr', 'conv_last')
+        return heads, _msrresnet_tail, False
+    if 'RRDBNet' in names:
+        return ('conv_body', 'conv_up1', 'conv_up2', 'conv_hr',
+                'conv_last'), _rrdbnet_tail, True
+    if 'SwinIRNet' in names:
+        heads = {
+            'pixelshuffle': ('conv_before_upsample', 'upsample',
+                             'conv_last'),
+            'pixelshuffledirect': ('upsample', ),
+            'nearest+conv': ('conv_before_upsample', 'conv_up1') +
+            (('conv_up2', ) if generator.upscale == 4 else ()) +
+            ('conv_hr', 'conv_last'),
+        }.get(generator.upsampler, ('conv_last', ))
+        return ('conv_after_body', ) + heads, _swinir_tail, True
+    return None
 
 
 @TASK_ADAPTERS.register_module()
@@ -25,6 +115,13 @@ class EditTaskAdapter(TaskAdapter):
     module that computes it (module 0, or the only module at K=1) uses it
     live instead, so its gradient reaches ``conv_first`` through the skip as
     in the real network, and K=1 is BP.
+
+    ``MSRResNet``, ``RRDBNet`` and ``SwinIRNet`` have their own tails
+    (:func:`generator_tail`): ``head_names`` and ``required_taps`` are then
+    set per instance, and image skips (MSRResNet's upsampled input,
+    SwinIR-``upsampler=''``'s input residual) read ``conv_first``'s input,
+    recorded in training and kept in the bank under :attr:`image_key`.
+    GAN-trained restorers (``SRGAN`` and subclasses) are refused by name.
     """
     head_names = ('conv_after_body', 'upsample', 'conv_last')
     #: The shallow feature: the generator's ``conv_first`` output.
@@ -34,18 +131,36 @@ class EditTaskAdapter(TaskAdapter):
     backbone_role = 'generator'
     supported_names = ('mmagic BaseEditModel (single-image SR: EDSR, '
                        'generator with conv_first/body/conv_after_body/'
-                       'upsample/conv_last)')
+                       'upsample/conv_last; MSRResNet, RRDBNet, SwinIRNet)')
+    #: Bank key of the generator's input image as ``conv_first`` sees it
+    #: (MSRResNet's and SwinIR-``upsampler=''``'s image skip).
+    image_key = 'generator.conv_first.input'
+
+    refused = REFUSED_EDIT
 
     @classmethod
     def supported_types(cls):
-        return optional_types('mmagic.models.base_models', 'BaseEditModel')
+        return types_except(
+            optional_types('mmagic.models.base_models', 'BaseEditModel'),
+            REFUSED_EDIT)
 
     def __init__(self, model: nn.Module):
         super().__init__(model)
         self._live_shallow = None
+        self._image = None
+        # Other generators than EDSR: their own tail (instance attributes
+        # override the class's EDSR ones).
+        tail = generator_tail(self.backbone)
+        self._tail = None
+        if tail is not None:
+            self.head_names, self._tail, feature_skip = tail
+            self.required_taps = (self.shallow_key, ) if feature_skip \
+                else ()
         conv_first = getattr(self.backbone, 'conv_first', None)
         if conv_first is not None:
             conv_first.register_forward_hook(self._keep_live_shallow)
+            if self._tail is not None:
+                conv_first.register_forward_pre_hook(self._keep_image)
 
     @property
     def backbone(self) -> nn.Module:
@@ -58,6 +173,24 @@ class EditTaskAdapter(TaskAdapter):
         # Only in training forwards that build a graph (local steps).
         if module.training and torch.is_grad_enabled():
             self._live_shallow = output
+
+    def _keep_image(self, module, inputs):
+        # The image carries no gradient: any module may read it.
+        if module.training and torch.is_grad_enabled():
+            self._image = inputs[0].detach()
+
+    def image(self, bank=None) -> torch.Tensor:
+        """The generator's input as ``conv_first`` sees it, this iteration:
+        from the bank, else as recorded by ``conv_first`` (then also put in
+        the bank, for the modules after this one)."""
+        if bank is not None and self.image_key in bank:
+            return bank[self.image_key]
+        if self._image is None:
+            raise KeyError('the image skip needs the generator input '
+                           f'({self.image_key!r}); no conv_first ran.')
+        if bank is not None:
+            bank.put(self.image_key, self._image)
+        return self._image
 
     def shallow_feature(self, feats: torch.Tensor, bank) -> torch.Tensor:
         """The shallow feature for the global skip of ``feats``'s module:
@@ -91,6 +224,9 @@ class EditTaskAdapter(TaskAdapter):
             dict[str, Tensor]: ``{'loss': pixel loss}``, as
             ``BaseEditModel.forward_train``.
         """
+        if self._tail is not None:
+            return self._tail_loss(feats, data_samples, heads, bank,
+                                   global_skip)
         real = heads is None
         conv_after_body, upsample, conv_last = \
             self.head_modules() if real else heads
@@ -102,5 +238,20 @@ class EditTaskAdapter(TaskAdapter):
         out = out * generator.std.to(out) + generator.mean.to(out)
         loss = self.model.pixel_loss(out, data_samples.gt_img)
         if real:  # the last module of the iteration: drop the reference
+            self._live_shallow = None
+        return dict(loss=loss)
+
+    def _tail_loss(self, feats, data_samples, heads, bank, global_skip):
+        """:meth:`loss` for a generator with its own tail
+        (:func:`generator_tail`)."""
+        real = heads is None
+        heads = dict(zip(self.head_names,
+                         self.head_modules() if real else heads))
+        shallow = self.shallow_feature(feats, bank) \
+            if global_skip and self.required_taps else None
+        out = self._tail(self.backbone, heads, feats, shallow,
+                         lambda: self.image(bank), data_samples.gt_img)
+        loss = self.model.pixel_loss(out, data_samples.gt_img)
+        if real:
             self._live_shallow = None
         return dict(loss=loss)

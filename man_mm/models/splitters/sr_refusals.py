@@ -1,0 +1,83 @@
+"""mmagic generators refused by name, with the reason.
+
+- U-shaped restorers (``Restormer``, ``NAFNet``/``NAFNetLocal``,
+  ``NAFBaseline``/``NAFBaselineLocal``): an encoder downsamples, a decoder
+  upsamples, and every decoder level concatenates or adds the encoder
+  output of the same resolution. Past the first encoder level several
+  tensors carry the network's state at once, so there is no single
+  activation to hand from one local module to the next.
+- ``RDNNet`` (RDN): its global feature fusion concatenates the output of
+  *every* residual dense block. A feature bank could hold them all for the
+  last module (which would then replay the forward exactly), but an
+  auxiliary net of an earlier module has no sound stand-in for the channels
+  of the blocks after it (``gff`` reads ``num_blocks`` x ``mid_channels``),
+  so its local loss would not be the real tail's; refused rather than
+  approximated.
+
+The splitter is registered so that ``build_units`` and
+``tools/analysis_tools/zoo_coverage.py`` give the reason instead of "no unit
+splitter".
+"""
+from man_mm.registry import UNIT_SPLITTERS
+from man_mm.utils import optional_types
+from .base import BackboneUnits
+
+#: Why U-shaped generators are refused.
+U_SHAPED_REASON = (
+    'U-shaped encoder-decoder: every decoder level reads the encoder '
+    'feature of its resolution (long skips across the network), so no '
+    'single activation carries the state from one local module to the next')
+#: Why RDN is refused.
+RDN_REASON = (
+    'dense long skip: global feature fusion (gff) concatenates the outputs '
+    'of all residual dense blocks, and an early module\'s auxiliary net has '
+    'no sound stand-in for the later blocks\' outputs')
+
+#: Generator class name -> reason.
+REASONS = {
+    'Restormer': U_SHAPED_REASON,
+    'NAFNet': U_SHAPED_REASON,
+    'NAFBaseline': U_SHAPED_REASON,
+    'RDNNet': RDN_REASON,
+}
+
+
+def _reason(generator_cls) -> str:
+    for klass in getattr(generator_cls, '__mro__', ()):
+        if klass.__name__ in REASONS:
+            return REASONS[klass.__name__]
+    return 'refused'
+
+
+@UNIT_SPLITTERS.register_module()
+class SRGeneratorRefusal(BackboneUnits):
+    """Refuses mmagic's ``Restormer``, ``NAFNet``, ``NAFBaseline`` (and
+    their ``*Local`` variants) and ``RDNNet``, naming the reason.
+
+    Raises:
+        TypeError: Always, naming the reason.
+    """
+    supported_names = ('mmagic.Restormer/NAFNet/NAFBaseline: refused '
+                       '(U-shaped); mmagic.RDNNet: refused (dense long skip)')
+    role = 'generator'
+
+    @classmethod
+    def supported_types(cls):
+        return (optional_types('mmagic.models.editors.restormer.restormer_net',
+                               'Restormer') +
+                optional_types('mmagic.models.editors.nafnet.nafnet_net',
+                               'NAFNet') +
+                optional_types('mmagic.models.editors.nafnet.nafbaseline_net',
+                               'NAFBaseline') +
+                optional_types('mmagic.models.editors.rdn.rdn_net', 'RDNNet'))
+
+    @classmethod
+    def refusal(cls, backbone_cls, cfg):
+        return _reason(backbone_cls)
+
+    def _init_stages(self):
+        name = type(self.backbone).__name__
+        raise TypeError(
+            f'man_mm cannot split generator {name} into local modules: '
+            f'{_reason(type(self.backbone))}. Plain-body generators are '
+            'supported: EDSRNet, MSRResNet, RRDBNet, SwinIRNet.')
