@@ -172,8 +172,8 @@ def summary(results):
             lines.append(
                 f'| {package}, single-image restorers (BaseEditModel '
                 f'with a generator) | {len(restorers)} | {ok} | '
-                f'{100 * ok / len(restorers):.1f}% | generators without a '
-                f'splitter: {top} |')
+                f'{100 * ok / len(restorers):.1f}% | generators not '
+                f'wrapped (no splitter, or refused by name): {top} |')
     return '\n'.join(lines)
 
 
