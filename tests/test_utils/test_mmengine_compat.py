@@ -77,3 +77,20 @@ def test_resume_in_a_users_own_runner(tmp_path, monkeypatch):
     runner.train()
     assert runner.epoch == 2
     assert runner.iter == 4  # resumed at iteration 2, not restarted
+
+
+def test_samplers_are_resharded_by_data_parallel_rank():
+    import itertools
+
+    from mmengine.dataset import DefaultSampler, InfiniteSampler
+    data = list(range(10))
+    # Built for global rank 3 of 4 (stage 1 of replica 1 in a 2x2 mesh),
+    # it must read replica 1's half of the data.
+    sampler = DefaultSampler(data, shuffle=False)
+    compat.shard_sampler(sampler, 3, 4)
+    compat.shard_sampler(sampler, 1, 2)
+    assert list(sampler) == [1, 3, 5, 7, 9] and len(sampler) == 5
+    sampler = InfiniteSampler(data, shuffle=False)
+    compat.shard_sampler(sampler, 1, 2)
+    sampler.indices = sampler._indices_of_rank()  # as shard_loop_data does
+    assert list(itertools.islice(iter(sampler), 5)) == [1, 3, 5, 7, 9]
