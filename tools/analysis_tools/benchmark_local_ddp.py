@@ -19,7 +19,6 @@ import json
 import os
 import os.path as osp
 import platform
-import socket
 import time
 
 import torch
@@ -61,27 +60,7 @@ def make_batch(cfg, n, size, it):
     return fake_cls_batch(n, (3, *size), num_classes, seed=it)
 
 
-def run(rank, world, args, settings, port, out):
-    """One process, every setting in turn; rank 0 writes the results."""
-    torch.set_num_threads(args.threads)
-    import torch.distributed as dist
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if device == 'cuda':
-        torch.cuda.set_device(rank)
-    if world > 1:
-        dist.init_process_group(
-            'nccl' if device == 'cuda' else 'gloo',
-            init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-            world_size=world)
-    results = [measure_one(world, args, s, device) for s in settings]
-    if world > 1:
-        dist.destroy_process_group()
-    if rank == 0:
-        with open(out, 'w') as f:
-            json.dump(results, f)
-
-
-def measure_one(world, args, setting, device):
+def measure_one(rank, world, args, setting, device):
     """Time ``args.iters`` iterations of one setting."""
     import torch.distributed as dist
     from mmengine.optim import OptimWrapper
@@ -142,29 +121,11 @@ def measure_one(world, args, setting, device):
         act_mem_mib_per_rank=[r['act_mem_mib'] for r in gathered])
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def measure(args, settings, world, tmp):
-    """Run ``settings`` on ``world`` processes; return their rows."""
-    import torch.multiprocessing as mp
-    out = osp.join(tmp, f'{world}.json')
-    if world == 1:
-        run(0, 1, args, settings, None, out)
-    else:
-        mp.start_processes(
-            run, args=(world, args, settings, _free_port(), out),
-            nprocs=world, join=True, start_method='spawn')
-    with open(out) as f:
-        return json.load(f)
-
-
 def main(argv=None):
     """Measure, print the table, write the JSON; return the rows."""
     import tempfile
+
+    from man_mm.analysis.processes import launch
     args = parse_args(argv)
     if args.global_batch % args.procs:
         raise ValueError('--global-batch must divide by --procs')
@@ -179,8 +140,8 @@ def main(argv=None):
     ]
     with tempfile.TemporaryDirectory() as tmp:
         # One launch for the distributed settings (imports are slow).
-        rows = measure(args, settings[:1], 1, tmp) + measure(
-            args, settings[1:], args.procs, tmp)
+        rows = launch(measure_one, args, settings[:1], 1, tmp) + launch(
+            measure_one, args, settings[1:], args.procs, tmp)
     head = (f"{'setting':<34} {'s/iter':>7} {'comm s/iter':>11} "
             f"{'all-reduce MiB/iter':>19} {'act_mem MiB/proc':>16}")
     print(head)

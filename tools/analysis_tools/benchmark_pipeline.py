@@ -30,7 +30,6 @@ import json
 import os
 import os.path as osp
 import platform
-import socket
 import time
 
 import torch
@@ -85,26 +84,6 @@ def build(config, head):
     # Default initialisation: init_weights would fetch pretrained weights.
     model = MODELS.build(model_cfg)
     return model, cfg, base, task
-
-
-def run(rank, world, args, settings, port, out):
-    """One launch: every setting of this world size in turn."""
-    torch.set_num_threads(args.threads)
-    import torch.distributed as dist
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if device == 'cuda':
-        torch.cuda.set_device(rank)
-    if world > 1:
-        dist.init_process_group(
-            'nccl' if device == 'cuda' else 'gloo',
-            init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-            world_size=world)
-    results = [measure_one(rank, world, args, s, device) for s in settings]
-    if world > 1:
-        dist.destroy_process_group()
-    if rank == 0:
-        with open(out, 'w') as f:
-            json.dump(results, f)
 
 
 def measure_one(rank, world, args, setting, device):
@@ -206,29 +185,12 @@ def measure_one(rank, world, args, setting, device):
         processes=sorted(rows, key=lambda r: r['rank']))
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def launch(args, settings, world, tmp):
-    import torch.multiprocessing as mp
-    out = osp.join(tmp, f'{world}_{time.monotonic_ns()}.json')
-    if world == 1:
-        run(0, 1, args, settings, None, out)
-    else:
-        mp.start_processes(
-            run, args=(world, args, settings, _free_port(), out),
-            nprocs=world, join=True, start_method='spawn')
-    with open(out) as f:
-        return json.load(f)
-
-
 def main(argv=None):
     """Measure, print the table, write the JSON; return the rows."""
     import statistics
     import tempfile
+
+    from man_mm.analysis.processes import launch
     args = parse_args(argv)
     groups = {}  # world size -> settings, launched together
     for head in args.heads:
@@ -250,7 +212,7 @@ def main(argv=None):
             # Interleaved: each round runs every setting once.
             rows = []
             for world, settings in sorted(groups.items()):
-                rows += launch(args, settings, world, tmp)
+                rows += launch(measure_one, args, settings, world, tmp)
             rounds.append(rows)
     rows = rounds[0]
     for i, row in enumerate(rows):
