@@ -15,7 +15,7 @@ Swin-T (depths 2, 2, 6, 2) gives 12 units. The last unit also carries the
 final norm, so the units, run in order, return exactly
 ``backbone(x)[-1]``.
 """
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -110,6 +110,31 @@ def fresh_swin_copy(module: nn.Module) -> nn.Module:
     return new
 
 
+def swin_block_units(splitter: BackboneUnits, stem: nn.Module,
+                     final_layer: Optional[nn.Module] = None) -> List[Unit]:
+    """Units of a Swin backbone's ``splitter.stages``: one per Swin block;
+    a stage's patch merging joins the next stage's first block, ``stem``
+    the very first (or is a unit of its own with ``stem_as_unit``), and
+    ``final_layer`` the last (classification's final norm and output)."""
+    units = []
+    if splitter.stem_as_unit:
+        units.append(Unit('patch_embed', stem, -1, -1, False))
+    for s, stage in enumerate(splitter.stages):
+        for i, block in enumerate(stage.blocks):
+            parts, name = [SwinBlockUnit(block)], f'stages.{s}.{i}'
+            if i == 0 and s > 0:
+                parts.insert(0, PatchMergingUnit(
+                    splitter.stages[s - 1].downsample))
+                name = f'stages.{s - 1}.downsample+{name}'
+            elif i == 0 and not splitter.stem_as_unit:
+                parts.insert(0, stem)
+                name = f'patch_embed+{name}'
+            units.append(splitter.make_unit(name, parts, s, i,
+                                            i == len(stage.blocks) - 1,
+                                            final_layer))
+    return units
+
+
 @UNIT_SPLITTERS.register_module()
 class SwinUnits(BackboneUnits):
     """Units and stage layout of an mmpretrain ``SwinTransformer``.
@@ -149,24 +174,7 @@ class SwinUnits(BackboneUnits):
         self.output = SwinOutput(getattr(backbone, f'norm{last}'))
 
     def _build_units(self) -> List[Unit]:
-        stem = SwinStem(self.backbone)
-        units = []
-        if self.stem_as_unit:
-            units.append(Unit('patch_embed', stem, -1, -1, False))
-        for s, stage in enumerate(self.stages):
-            for i, block in enumerate(stage.blocks):
-                parts, name = [SwinBlockUnit(block)], f'stages.{s}.{i}'
-                if i == 0 and s > 0:
-                    parts.insert(0, PatchMergingUnit(
-                        self.stages[s - 1].downsample))
-                    name = f'stages.{s - 1}.downsample+{name}'
-                elif i == 0 and not self.stem_as_unit:
-                    parts.insert(0, stem)
-                    name = f'patch_embed+{name}'
-                units.append(self.make_unit(name, parts, s, i,
-                                            i == len(stage.blocks) - 1,
-                                            self.output))
-        return units
+        return swin_block_units(self, SwinStem(self.backbone), self.output)
 
     def stage_out_channels(self, stage: int) -> int:
         return self.stages[max(stage, 0)].embed_dims

@@ -25,7 +25,7 @@ from man_mm.registry import UNIT_SPLITTERS
 from man_mm.utils import Unregistered, optional_types
 from .base import BackboneUnits, Unit
 from .swin import (PatchMergingUnit, SwinBlockUnit, SwinOutput,
-                   fresh_swin_copy, to_map)
+                   fresh_swin_copy, swin_block_units, to_map)
 
 
 class DetSwinStem(nn.Module):
@@ -77,23 +77,7 @@ class DetSwinUnits(BackboneUnits):
         self.stage_names = [f'stages.{i}' for i in range(len(self.stages))]
 
     def _build_units(self) -> List[Unit]:
-        stem = DetSwinStem(self.backbone)
-        units = []
-        if self.stem_as_unit:
-            units.append(Unit('patch_embed', stem, -1, -1, False))
-        for s, stage in enumerate(self.stages):
-            for i, block in enumerate(stage.blocks):
-                parts, name = [SwinBlockUnit(block)], f'stages.{s}.{i}'
-                if i == 0 and s > 0:
-                    parts.insert(0, PatchMergingUnit(
-                        self.stages[s - 1].downsample))
-                    name = f'stages.{s - 1}.downsample+{name}'
-                elif i == 0 and not self.stem_as_unit:
-                    parts.insert(0, stem)
-                    name = f'patch_embed+{name}'
-                units.append(self.make_unit(name, parts, s, i,
-                                            i == len(stage.blocks) - 1))
-        return units
+        return swin_block_units(self, DetSwinStem(self.backbone))
 
     def stage_out_channels(self, stage: int) -> int:
         return self.backbone.num_features[max(stage, 0)]

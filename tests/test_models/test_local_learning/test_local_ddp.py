@@ -8,10 +8,11 @@ rank writes what it saw, and the tests compare.
 """
 import copy
 import os
-import socket
 
 import pytest
 import torch
+
+from man_mm.analysis.processes import free_port
 
 B = 4  # per-rank batch
 WORLD = 2
@@ -160,17 +161,11 @@ def _worker(rank, port, out):
     dist.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope='module')
 def ranks(tmp_path_factory):
     import torch.multiprocessing as mp
     out = str(tmp_path_factory.mktemp('local_ddp'))
-    mp.start_processes(_worker, args=(_free_port(), out), nprocs=WORLD,
+    mp.start_processes(_worker, args=(free_port(), out), nprocs=WORLD,
                        join=True, start_method='spawn')
     return [torch.load(os.path.join(out, f'rank{r}.pth'), weights_only=False)
             for r in range(WORLD)]

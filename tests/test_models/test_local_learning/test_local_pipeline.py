@@ -11,10 +11,11 @@ imports); every rank writes what it saw and the tests compare with
   must equal one process on the concatenated batch.
 """
 import os
-import socket
 
 import pytest
 import torch
+
+from man_mm.analysis.processes import free_port
 
 B = 4
 SIZE = 16
@@ -137,16 +138,10 @@ def _worker(rank, world, port, out):
     dist.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _spawn(world, tmp_path_factory):
     import torch.multiprocessing as mp
     out = str(tmp_path_factory.mktemp(f'pipeline{world}'))
-    mp.start_processes(_worker, args=(world, _free_port(), out),
+    mp.start_processes(_worker, args=(world, free_port(), out),
                        nprocs=world, join=True, start_method='spawn')
     return [torch.load(os.path.join(out, f'rank{r}.pth'), weights_only=False)
             for r in range(world)]
