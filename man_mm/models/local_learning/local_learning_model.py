@@ -389,6 +389,18 @@ class LocalLearningModel(BaseModel):
     # ------------------------------------------------------------------
     # training
     # ------------------------------------------------------------------
+    def train(self, mode: bool = True) -> 'LocalLearningModel':
+        """``nn.Module.train``, then the base model's own ``train(mode)``
+        again: the frozen units are registered twice (in the base model
+        and in ``_frozen_prefix``), and the plain recursion would leave
+        them in training mode after the base model's ``train`` (mmdet's
+        ResNet with ``frozen_stages``/``norm_eval``) put them in eval --
+        their BatchNorm would then normalise by batch statistics and
+        update its running ones, unlike BP's."""
+        super().train(mode)
+        self.model.train(mode)
+        return self
+
     def frozen_forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """Run the frozen units (no aux, no graph)."""
         if not self.frozen_units:

@@ -28,6 +28,25 @@ def test_frozen_units_run_in_front_and_k_counts_trainable_modules():
         LocalLearningModel(retinanet(depth=18), num_modules=7)
 
 
+def test_train_mode_keeps_the_base_models_frozen_and_norm_eval_bns():
+    """``train()`` leaves every BatchNorm in the mode the base model's own
+    ``train()`` sets: mmdet's ResNet keeps its frozen stages (and, with
+    norm_eval, all its BNs) in eval, as under BP."""
+    for norm_eval in (False, True):
+        cfg = retinanet(depth=18, frozen_stages=1)
+        cfg['backbone']['norm_eval'] = norm_eval
+        model = LocalLearningModel(cfg, num_modules=3)
+        plain = MODELS.build(retinanet(depth=18, frozen_stages=1))
+        plain.backbone.norm_eval = norm_eval
+        model.train()
+        plain.train()
+        modes = {n: m.training for n, m in model.model.named_modules()
+                 if isinstance(m, torch.nn.BatchNorm2d)}
+        assert modes == {n: m.training for n, m in plain.named_modules()
+                         if isinstance(m, torch.nn.BatchNorm2d)}
+        assert not modes['backbone.bn1']  # frozen stem
+
+
 @pytest.mark.parametrize('share_head', [True, False])
 def test_gradient_isolation_on_a_detector(share_head):
     model = LocalLearningModel(
