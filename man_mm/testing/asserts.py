@@ -11,7 +11,9 @@ def assert_gradient_isolated(model, batch: dict,
 
     Each module's loss must reach exactly its own units and aux net (every
     one of their trainable parameters gets a non-zero gradient) and nothing
-    else; frozen parameters get none.
+    else; frozen parameters get none. The task's context modules
+    (``model.task.context_modules()``, e.g. a text encoder) are reached by
+    the last module's loss only.
 
     Args:
         model (LocalLearningModel): The model to check.
@@ -27,6 +29,8 @@ def assert_gradient_isolated(model, batch: dict,
     """
     own_grads = {}
     head = {id(p) for h in model.task.head_modules() for p in h.parameters()}
+    context_modules = getattr(model.task, 'context_modules', list)()
+    context = {id(p) for m in context_modules for p in m.parameters()}
     model.train()
     data = model.data_preprocessor(batch, True)
     for step in local_steps(model, data['inputs'], data['data_samples']):
@@ -39,6 +43,13 @@ def assert_gradient_isolated(model, batch: dict,
         for name, p in model.named_parameters():
             if not p.requires_grad:
                 assert p.grad is None, f'frozen {name} got a gradient'
+            elif id(p) in context:
+                if step.is_last:
+                    assert p.grad is not None, \
+                        f'{name} got no gradient from the task loss'
+                else:
+                    assert p.grad is None, \
+                        f'loss of module {lm.index} leaked into {name}'
             elif id(p) in head:
                 if shared_head is None:
                     continue

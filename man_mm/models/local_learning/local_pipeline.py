@@ -198,6 +198,12 @@ class LocalPipelineParallel(nn.Module):
         shared = [p for h in model.task.head_modules()
                   for p in h.parameters() if p.requires_grad] \
             if model.shared_head_users > 1 else []
+        # The task's context modules (a text encoder) run on every stage
+        # and only the last stage's real loss trains them: stepped there,
+        # broadcast to the other stages, as a shared head.
+        shared += [p for m in self._context_modules()
+                   for p in m.parameters() if p.requires_grad] \
+            if self.num_stages > 1 else []
         owned = [p for p in model.parameters() if id(p) in mine]
         data_sync = GradientSync(self.data_group, self.bucket_size_mb) \
             if self.data_parallel_size > 1 else None
@@ -207,6 +213,11 @@ class LocalPipelineParallel(nn.Module):
                 head_rank=self._peer(self.num_stages - 1))
         self._install_state_hooks(optim_wrapper)
         self._free(optim_wrapper)
+
+    def _context_modules(self) -> List[nn.Module]:
+        """``TaskAdapter.context_modules()``: what every stage runs once
+        per iteration (a text encoder)."""
+        return list(getattr(self.module.task, 'context_modules', list)())
 
     def _named_tensors(self) -> Dict[str, torch.Tensor]:
         # Not state_dict(): its pre-hook gathers the model.
@@ -223,6 +234,7 @@ class LocalPipelineParallel(nn.Module):
             modules += [u.module for u in model.frozen_units]
         if stage == self.num_stages - 1 or model.shared_head_users > 1:
             modules += list(model.task.head_modules())
+        modules += self._context_modules()  # every stage runs them
         return {id(t) for m in modules
                 for t in list(m.parameters()) + list(m.buffers())}
 

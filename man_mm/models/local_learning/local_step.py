@@ -2,8 +2,9 @@
 
 Every user of a local forward -- the training step, ``forward(mode='loss')``
 and the tests -- goes through :func:`local_steps`, so the order (fresh
-feature bank, frozen units without a graph, each module on the detached
-output of the previous one) is written once.
+feature bank, the task's once-per-iteration preparation, frozen units
+without a graph, each module on the detached output of the previous one)
+is written once.
 """
 from contextlib import nullcontext
 from typing import Callable, Dict, Iterator, NamedTuple, Optional
@@ -52,7 +53,8 @@ def local_steps(model, inputs: torch.Tensor, data_samples,
     local backward, which frees the module's graph -- before asking for the
     next one; the next module then starts from the previous output,
     detached. The feature bank is fresh and records while the iteration
-    runs.
+    runs. Before the first module, the task adapter's ``prepare`` does the
+    task head's once-per-iteration work (``TaskAdapter.prepare``).
 
     Args:
         model (LocalLearningModel): The model.
@@ -74,12 +76,17 @@ def local_steps(model, inputs: torch.Tensor, data_samples,
     first, stop = (0, last) if stage is None else stage[:2]
     with model.feature_bank.recording_for(
             inputs if model.bank_inputs and first == 0 else None) as bank:
-        if first == 0:
-            x = model.frozen_forward(inputs)
-        else:
-            x = inputs
+        if first > 0:
             for key, feature in stage.bank.items():
                 bank.put(key, feature)
+        # The task head's once-per-iteration work (a text encoder), before
+        # any unit runs, as the base model does it before extract_feat:
+        # the same random draws in the same order.
+        prepare = getattr(model.task, 'prepare', None)
+        if prepare is not None:
+            with context(model.local_modules[first]):
+                prepare(inputs, data_samples, bank, real_head=stop == last)
+        x = model.frozen_forward(inputs) if first == 0 else inputs
         for lm in model.local_modules[first:stop + 1]:
             bank.reader = lm.index
             with context(lm):

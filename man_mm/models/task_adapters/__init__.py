@@ -13,6 +13,8 @@ from .classification import ClsTaskAdapter
 from .detection import DetTaskAdapter
 from .detr import DETRTaskAdapter
 from .editing import EditTaskAdapter
+from .grounding import GLIPTaskAdapter, GroundingDINOTaskAdapter
+from .instance_seg import InstanceSegTaskAdapter
 from .two_stage import TwoStageTaskAdapter
 
 
@@ -44,6 +46,7 @@ def build_task_adapter(model: nn.Module) -> TaskAdapter:
 
 __all__ = [
     'TaskAdapter', 'ClsTaskAdapter', 'DetTaskAdapter', 'DETRTaskAdapter',
-    'TwoStageTaskAdapter',
-    'EditTaskAdapter', 'build_task_adapter'
+    'TwoStageTaskAdapter', 'InstanceSegTaskAdapter',
+    'GroundingDINOTaskAdapter', 'GLIPTaskAdapter', 'EditTaskAdapter',
+    'build_task_adapter'
 ]

@@ -110,6 +110,39 @@ class TaskAdapter:
             if getattr(self.model, n, None) is not None
         ]
 
+    def context_modules(self) -> List[nn.Module]:
+        """Modules of the task head that run once per iteration, before
+        the local modules, instead of inside each module's head (none by
+        default).
+
+        Their output (:meth:`prepare` puts it in ``bank.context``) is what
+        every module's head reads -- e.g. a language-conditioned detector's
+        text encoder (:mod:`.grounding`). They are no
+        :meth:`head_modules`: an aux net neither copies nor shares them,
+        and only the last module's real task loss trains them (their
+        gradient is not averaged over the modules sharing the head). A
+        pipeline keeps them on every stage.
+        """
+        return []
+
+    def prepare(self, inputs, data_samples, bank, real_head: bool = True
+                ) -> None:
+        """Work of the task head done once per iteration, before the first
+        local module runs (called by
+        :func:`man_mm.models.local_learning.local_steps`); nothing by
+        default.
+
+        Args:
+            inputs (Tensor): The preprocessed batch (or a pipeline stage's
+                input).
+            data_samples (list): The batch's data samples.
+            bank (FeatureBank): This iteration's bank; results go to
+                ``bank.context``.
+            real_head (bool): Whether the last local module (the real task
+                head) runs in this process in this iteration (not in a
+                pipeline stage that ends earlier).
+        """
+
     def loss(self, feats, data_samples, heads=None,
              bank=None) -> Dict[str, torch.Tensor]:
         """The task loss from backbone features, through ``heads``.

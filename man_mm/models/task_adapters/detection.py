@@ -9,15 +9,17 @@ from .base import TaskAdapter, reaches, types_except
 
 #: ``SingleStageDetector`` subclasses that are not a neck + bbox head.
 REFUSED_SINGLE_STAGE = {
-    'GLIP': (
-        'a language-conditioned detector: its bbox head fuses the image '
-        'features with a text encoder (BERT) and its loss takes the encoded '
-        'text prompts, so the features alone cannot be scored'),
     'MaskFormer': (
         'a panoptic query head (MaskFormer/Mask2Former): its pixel decoder '
         'and transformer decoder run inside the head, whose loss reads the '
         "pixel decoder's multi-scale outputs and mask queries rather than a "
         'plain neck/head pair'),
+}
+
+#: ``SingleStageDetector`` subclasses that another adapter trains, so this
+#: one does not accept them (the class name -> that adapter).
+OWN_ADAPTER_SINGLE_STAGE = {
+    'GLIP': 'GLIPTaskAdapter (task_adapters/grounding.py)',
 }
 
 
@@ -65,14 +67,14 @@ class DetTaskAdapter(TaskAdapter):
     required_taps = ('stages', )
     default_aux = 'man_mm.SLMDetAux'
     supported_names = ('mmdet single-stage detectors (RetinaNet, YOLOV3, '
-                       '...; not GLIP, MaskFormer, Mask2Former)')
+                       '...; not MaskFormer, Mask2Former)')
     refused = REFUSED_SINGLE_STAGE
 
     @classmethod
     def supported_types(cls):
         return types_except(
             optional_types('mmdet.models.detectors', 'SingleStageDetector'),
-            REFUSED_SINGLE_STAGE)
+            dict(REFUSED_SINGLE_STAGE, **OWN_ADAPTER_SINGLE_STAGE))
 
     @property
     def out_indices(self) -> Sequence[int]:

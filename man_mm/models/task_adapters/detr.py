@@ -10,11 +10,12 @@ from .base import types_except
 from .detection import DetTaskAdapter
 
 #: ``DetectionTransformer`` subclasses refused by name.
-REFUSED_DETR = {
-    'GroundingDINO': (
-        'a language-conditioned detector: its encoder, decoder and head '
-        'fuse the image features with a text encoder (BERT) over the text '
-        'prompts, so the features alone cannot be scored'),
+REFUSED_DETR: Dict[str, str] = {}
+
+#: ``DetectionTransformer`` subclasses that another adapter trains, so
+#: this one does not accept them (the class name -> that adapter).
+OWN_ADAPTER_DETR = {
+    'GroundingDINO': 'GroundingDINOTaskAdapter (task_adapters/grounding.py)',
 }
 
 #: What the model owns besides its task head (the split network and the
@@ -65,14 +66,13 @@ class DETRTaskAdapter(DetTaskAdapter):
     """
     refused = REFUSED_DETR
     supported_names = ('mmdet DETR family (DETR, DeformableDETR, DINO, '
-                       'ConditionalDETR, DABDETR, DDQDETR; not '
-                       'GroundingDINO)')
+                       'ConditionalDETR, DABDETR, DDQDETR)')
 
     @classmethod
     def supported_types(cls):
         return types_except(
             optional_types('mmdet.models.detectors', 'DetectionTransformer'),
-            REFUSED_DETR)
+            dict(REFUSED_DETR, **OWN_ADAPTER_DETR))
 
     @property
     def head_names(self) -> List[str]:

@@ -32,6 +32,12 @@ class FeatureBank:
         #: pipeline forwards an entry only to stages that still need it.
         self.reader: Optional[int] = None
         self.readers: Dict[str, Set[int]] = {}
+        #: Per-iteration values that are no tap output: what the task
+        #: adapter computes once for every module's head
+        #: (``TaskAdapter.prepare``, e.g. encoded text prompts). Cleared
+        #: with the bank; never sent to another pipeline stage (each
+        #: process prepares its own).
+        self.context: Dict[str, object] = {}
 
     # -- taps ---------------------------------------------------------------
     def add_tap(self, key: str, module: nn.Module) -> None:
@@ -100,6 +106,7 @@ class FeatureBank:
     def clear(self) -> None:
         self._features.clear()
         self._live.clear()
+        self.context.clear()
 
     def _note_read(self, key: str) -> None:
         if self.reader is not None and key in self._features:
