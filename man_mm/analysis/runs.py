@@ -90,3 +90,56 @@ def train(config, work_dir, cfg_options, threads=None, tag=''):
     if proc.wait() != 0:
         sys.stderr.write(''.join(tail))
         raise RuntimeError(f'training {config} failed')
+
+
+def last_checkpoint(work_dir: str) -> str:
+    """The checkpoint mmengine's ``CheckpointHook`` saved last in
+    ``work_dir`` (its ``last_checkpoint`` file)."""
+    path = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'no checkpoint saved in {work_dir}')
+    with open(path) as f:
+        return f.read().strip()
+
+
+def evaluate(config, checkpoint, work_dir, cfg_options=(), threads=None):
+    """Run ``tools/test.py config checkpoint`` and return its metrics.
+
+    A local-learning checkpoint is first stripped of its aux nets
+    (``tools/model_converters/strip_aux.py``) into ``work_dir``, so that a
+    plain base-model ``config`` evaluates it as its own codebase would.
+
+    Returns:
+        dict: The metrics mmengine's test loop wrote (``{name: value}``).
+    """
+    import torch
+    os.makedirs(work_dir, exist_ok=True)
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    if any(k.startswith('model.') for k in state.get('state_dict', {})):
+        plain = osp.join(work_dir, 'stripped.pth')
+        subprocess.run([
+            sys.executable,
+            osp.join(tools_dir(), 'model_converters', 'strip_aux.py'),
+            checkpoint, plain, '--force'], check=True,
+            stdout=subprocess.DEVNULL)
+        checkpoint = plain
+    del state
+    cmd = [sys.executable, osp.join(tools_dir(), 'test.py'), config,
+           checkpoint, '--work-dir', work_dir]
+    if cfg_options:
+        cmd += ['--cfg-options', *cfg_options]
+    env = dict(os.environ)
+    if threads:
+        env['OMP_NUM_THREADS'] = str(threads)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=env)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:])
+        raise RuntimeError(f'testing {checkpoint} with {config} failed')
+    # mmengine writes the test metrics to <work_dir>/<timestamp>/<timestamp>.json
+    runs = sorted(d for d in os.listdir(work_dir)
+                  if osp.isfile(osp.join(work_dir, d, f'{d}.json')))
+    if not runs:
+        raise FileNotFoundError(f'no test metrics in {work_dir}')
+    with open(osp.join(work_dir, runs[-1], f'{runs[-1]}.json')) as f:
+        return json.load(f)

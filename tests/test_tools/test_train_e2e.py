@@ -190,6 +190,25 @@ def test_stripped_checkpoint_evaluates_with_plain_mmpretrain(
     assert plain_acc == pytest.approx(man_acc, abs=1e-6)
 
 
+def test_evaluate_strips_and_tests_as_train_and_compare_does(
+        trained_long, configs, tmp_path):
+    """``man_mm.analysis.runs.evaluate`` (train_and_compare's
+    ``--test-config``): the MAN checkpoint, stripped, through tools/test.py
+    with the plain config, gives man_mm's own test accuracy."""
+    from man_mm.analysis.runs import evaluate
+    metrics = evaluate(str(configs / 'plain.py'), str(trained_long),
+                       str(tmp_path / 'eval'))
+    assert osp.isfile(tmp_path / 'eval' / 'stripped.pth')
+    out = tmp_path / 'man.json'
+    run('tools/test.py', str(configs / 'man.py'), str(trained_long),
+        '--work-dir', str(tmp_path / 'man_eval'), '--out', str(out),
+        '--out-item', 'metrics', cwd=ROOT)
+    import json
+    man_acc = json.loads(out.read_text())['accuracy/top1']
+    assert man_acc > 40
+    assert metrics['accuracy/top1'] == pytest.approx(man_acc, abs=1e-6)
+
+
 def _accuracy(log):
     import re
     found = re.findall(r'accuracy/top1: ([0-9.]+)', log)

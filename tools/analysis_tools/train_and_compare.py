@@ -11,6 +11,10 @@ once, each on its share of the CPU threads.
         configs/classification/resnet32_digits_bp.py \
         configs/classification/resnet32_digits_man_k16.py \
         --work-dir work_dirs/demo --metric accuracy/top1
+
+``--test-config PLAIN_CONFIG`` also evaluates every run's last checkpoint,
+stripped of aux nets, with ``tools/test.py PLAIN_CONFIG`` (the base
+codebase's model, no man_mm wrapper): the ``test_*`` columns.
 """
 import argparse
 import json
@@ -33,6 +37,10 @@ def parse_args():
         '--cfg-options', nargs='+', default=[],
         help='passed to every tools/train.py run')
     parser.add_argument(
+        '--test-config',
+        help='evaluate each run\'s last checkpoint, stripped of aux nets, '
+        'with tools/test.py and this plain (BP) config')
+    parser.add_argument(
         '--jobs', type=int, default=1,
         help='runs trained at once; the CPU threads are shared between '
         'them (several one-thread runs use small CPUs better than one '
@@ -42,7 +50,8 @@ def parse_args():
 
 def main():
     from man_mm.analysis import format_table
-    from man_mm.analysis.runs import read_scalars, say, summarise, train
+    from man_mm.analysis.runs import (evaluate, last_checkpoint,
+                                      read_scalars, say, summarise, train)
     args = parse_args()
     jobs = max(1, min(args.jobs, len(args.configs)))
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
@@ -59,6 +68,14 @@ def main():
         for metric in args.metric[1:]:
             row[metric] = summarise(name, scalars, metric)['metric']
         row['wall_s'] = time.time() - start
+        if args.test_config:
+            say(f'[{i}/{len(args.configs)}] tools/test.py '
+                f'{osp.basename(args.test_config)} on {name}')
+            metrics = evaluate(args.test_config, last_checkpoint(work_dir),
+                               osp.join(work_dir, 'test'), args.cfg_options,
+                               threads)
+            for metric in args.metric:
+                row[f'test_{metric}'] = metrics.get(metric)
         return row
 
     with ThreadPoolExecutor(jobs) as pool:  # rows stay in config order
@@ -82,6 +99,8 @@ def main():
         ('iters', 'iters', '{}'),
         ('metric', args.metric[0], '{:.4g}'),
         *[(m, m, '{:.4g}') for m in args.metric[1:]],
+        *[(f'test_{m}', f'{m} (tools/test.py)', '{:.4g}')
+          for m in args.metric if args.test_config],
         ('wall_s', 'wall (s)', '{:.0f}'),
     ]))
     if args.out:
