@@ -1,4 +1,5 @@
-"""MAN auxiliary net for super-resolution (mmagic EDSR)."""
+"""MAN auxiliary net for super-resolution (mmagic EDSR and the other
+split SR generators)."""
 from torch import nn
 
 from man_mm.registry import MODELS
@@ -21,7 +22,10 @@ class SLMSRAux(nn.Module):
     With ``adapt=False`` (paper Table 4's "Adapt" off: neither SLM nor
     feature bank), the module output goes straight into the tail, without the
     global skip: plain local learning, which the paper reports to fall far
-    behind on SR for lack of the shallow feature.
+    behind on SR for lack of the shallow feature. It needs the module output
+    to be as wide as the body's last (SRCNN's ``conv1`` is not: refused).
+    For RDN, whose gff reads every RDB output, the module output then fills
+    every gff slot.
 
     Args:
         task (EditTaskAdapter): Adapter of the mmagic ``BaseEditModel``.
@@ -44,6 +48,15 @@ class SLMSRAux(nn.Module):
         self._task = task
         self.adapt, self.share_head = adapt, share_head
         self.with_cp = False
+        if not adapt:
+            width = units.stage_out_channels(last_unit.stage)
+            wanted = units.stage_out_channels(units.num_stages - 1)
+            if width != wanted:
+                raise ValueError(
+                    f'SLMSRAux(adapt=False) feeds the output of unit '
+                    f'{last_unit.name!r} ({width} channels) straight into '
+                    f'the tail, which reads {wanted}; only the SLM '
+                    '(adapt=True) can bridge them.')
         self.blocks = units.fresh_blocks_after(last_unit) if adapt else \
             nn.Sequential()
         self.heads = owned_or_shared_heads(task, share_head, self)

@@ -25,6 +25,8 @@ from .pvt import PVTUnits
 from .mobilenet_det import DetMobileNetV2Units
 from .hrnet import HRNetRefusal
 from .sr_generators import MSRResNetUnits, RRDBNetUnits, SwinIRNetUnits
+from .rdn import RDNNetUnits
+from .srcnn import SRCNNNetUnits
 from .sr_refusals import SRGeneratorRefusal
 
 
@@ -55,5 +57,5 @@ __all__ = [
     'BlockListUnits', 'ClsBackboneRefusal',
     'DetSwinUnits', 'CSPUnits', 'SSDVGGUnits', 'PVTUnits',
     'DetMobileNetV2Units', 'HRNetRefusal', 'MSRResNetUnits', 'RRDBNetUnits',
-    'SwinIRNetUnits', 'SRGeneratorRefusal'
+    'SwinIRNetUnits', 'RDNNetUnits', 'SRCNNNetUnits', 'SRGeneratorRefusal'
 ]

@@ -6,13 +6,10 @@
   output of the same resolution. Past the first encoder level several
   tensors carry the network's state at once, so there is no single
   activation to hand from one local module to the next.
-- ``RDNNet`` (RDN): its global feature fusion concatenates the output of
-  *every* residual dense block. A feature bank could hold them all for the
-  last module (which would then replay the forward exactly), but an
-  auxiliary net of an earlier module has no sound stand-in for the channels
-  of the blocks after it (``gff`` reads ``num_blocks`` x ``mid_channels``),
-  so its local loss would not be the real tail's; refused rather than
-  approximated.
+
+(RDN's global feature fusion also reads the output of every trunk block,
+but only in the head: the trunk itself is a single chain, like a
+detector's backbone under an FPN, so RDN is split -- :mod:`.rdn`.)
 
 The splitter is registered so that ``build_units`` and
 ``tools/analysis_tools/zoo_coverage.py`` give the reason instead of "no unit
@@ -27,18 +24,12 @@ U_SHAPED_REASON = (
     'U-shaped encoder-decoder: every decoder level reads the encoder '
     'feature of its resolution (long skips across the network), so no '
     'single activation carries the state from one local module to the next')
-#: Why RDN is refused.
-RDN_REASON = (
-    'dense long skip: global feature fusion (gff) concatenates the outputs '
-    'of all residual dense blocks, and an early module\'s auxiliary net has '
-    'no sound stand-in for the later blocks\' outputs')
 
 #: Generator class name -> reason.
 REASONS = {
     'Restormer': U_SHAPED_REASON,
     'NAFNet': U_SHAPED_REASON,
     'NAFBaseline': U_SHAPED_REASON,
-    'RDNNet': RDN_REASON,
 }
 
 
@@ -51,14 +42,14 @@ def _reason(generator_cls) -> str:
 
 @UNIT_SPLITTERS.register_module()
 class SRGeneratorRefusal(BackboneUnits):
-    """Refuses mmagic's ``Restormer``, ``NAFNet``, ``NAFBaseline`` (and
-    their ``*Local`` variants) and ``RDNNet``, naming the reason.
+    """Refuses mmagic's ``Restormer``, ``NAFNet`` and ``NAFBaseline`` (and
+    their ``*Local`` variants), naming the reason.
 
     Raises:
         TypeError: Always, naming the reason.
     """
     supported_names = ('mmagic.Restormer/NAFNet/NAFBaseline: refused '
-                       '(U-shaped); mmagic.RDNNet: refused (dense long skip)')
+                       '(U-shaped)')
     role = 'generator'
 
     @classmethod
@@ -68,8 +59,7 @@ class SRGeneratorRefusal(BackboneUnits):
                 optional_types('mmagic.models.editors.nafnet.nafnet_net',
                                'NAFNet') +
                 optional_types('mmagic.models.editors.nafnet.nafbaseline_net',
-                               'NAFBaseline') +
-                optional_types('mmagic.models.editors.rdn.rdn_net', 'RDNNet'))
+                               'NAFBaseline'))
 
     @classmethod
     def refusal(cls, backbone_cls, cfg):
@@ -79,5 +69,6 @@ class SRGeneratorRefusal(BackboneUnits):
         name = type(self.backbone).__name__
         raise TypeError(
             f'man_mm cannot split generator {name} into local modules: '
-            f'{_reason(type(self.backbone))}. Plain-body generators are '
-            'supported: EDSRNet, MSRResNet, RRDBNet, SwinIRNet.')
+            f'{_reason(type(self.backbone))}. Supported generators: '
+            'EDSRNet, MSRResNet, RRDBNet, SwinIRNet, RDNNet, '
+            'SRCNNNet.')

@@ -1,5 +1,5 @@
 """Task adapter for mmagic's single-image super-resolution models."""
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +17,19 @@ REFUSED_EDIT = {
               'EMA generator and sharpened ground truth), which the pixel-'
               'loss tail does not replay'),
 }
+
+
+def _graph_nodes(root) -> set:
+    """Every autograd node in the graph below ``root`` (one walk, for
+    several :func:`reaches`-style membership tests)."""
+    seen, stack = set(), [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(n for n, _ in node.next_functions if n is not None)
+    return seen
 
 
 def _msrresnet_tail(gen, h, feats, shallow, image, gt):
@@ -70,22 +83,66 @@ def _swinir_tail(gen, h, feats, shallow, image, gt):
     return x[:, :, :gt.shape[-2], :gt.shape[-1]]
 
 
-def generator_tail(generator: nn.Module
-                   ) -> Optional[Tuple[Tuple[str, ...], Callable, bool]]:
-    """``(head_names, tail, feature_skip)`` of a generator other than EDSR
-    (None for ``EDSRNet``, whose tail :meth:`EditTaskAdapter.loss` runs
-    itself): the generator's modules after its split body, the function
-    replaying its forward from the body output, and whether that adds the
-    shallow feature (``conv_first``'s output) back."""
+def _rdn_tail(gen, h, feats, shallow, image, gt):
+    """``RDNNet.forward`` after its RDBs: the global feature fusion of all
+    ``num_blocks`` RDB outputs (``feats``: a list of them, see
+    :meth:`EditTaskAdapter.dense_features`), the global skip that adds
+    ``sfe1``'s output, ``upscale`` and ``output``."""
+    if isinstance(feats, torch.Tensor):  # one RDB: no other to read
+        feats = [feats]
+    x = h['gff'](torch.cat(list(feats), 1))
+    if shallow is not None:
+        x = x + shallow
+    return h['output'](h['upscale'](x))
+
+
+def _srcnn_tail(gen, h, feats, shallow, image, gt):
+    """``SRCNNNet.forward`` after ``relu(conv2)``: ``conv3`` (no skip)."""
+    return h['conv3'](feats)
+
+
+class GeneratorTail(NamedTuple):
+    """How :class:`EditTaskAdapter` replays a generator after its body.
+
+    Attributes:
+        head_names (tuple[str]): The generator's modules after its split
+            body (the task head).
+        tail (callable): ``tail(gen, heads, feats, shallow, image, gt)``
+            replays the generator's forward from the body output.
+        feature_skip (bool): Whether the tail adds the shallow feature back
+            (the global skip).
+        shallow (str): The generator's module whose output is the shallow
+            feature.
+        dense (tuple[str]): Bank keys (base-model paths) of body outputs
+            the tail reads besides the last one (RDN's gff reads every RDB
+            output), in forward order.
+    """
+    head_names: Sequence[str]
+    tail: Callable
+    feature_skip: bool
+    shallow: str = 'conv_first'
+    dense: Sequence[str] = ()
+
+
+def generator_tail(generator: nn.Module) -> Optional[GeneratorTail]:
+    """The :class:`GeneratorTail` of a generator other than EDSR (None for
+    ``EDSRNet``, whose tail :meth:`EditTaskAdapter.loss` runs itself)."""
     names = {k.__name__ for k in type(generator).__mro__}
     if 'MSRResNet' in names:
         heads = ('upsample1', ) + (
             ('upsample2', ) if generator.upscale_factor == 4 else ()) + (
                 'conv_hr', 'conv_last')
-        return heads, _msrresnet_tail, False
+        return GeneratorTail(heads, _msrresnet_tail, False)
     if 'RRDBNet' in names:
-        return ('conv_body', 'conv_up1', 'conv_up2', 'conv_hr',
-                'conv_last'), _rrdbnet_tail, True
+        return GeneratorTail(('conv_body', 'conv_up1', 'conv_up2', 'conv_hr',
+                              'conv_last'), _rrdbnet_tail, True)
+    if 'RDNNet' in names:
+        dense = tuple(f'generator.rdbs.{i}'
+                      for i in range(len(generator.rdbs) - 1))
+        return GeneratorTail(('gff', 'upscale', 'output'), _rdn_tail, True,
+                             shallow='sfe1', dense=dense)
+    if 'SRCNNNet' in names:
+        return GeneratorTail(('conv3', ), _srcnn_tail, False)
     if 'SwinIRNet' in names:
         heads = {
             'pixelshuffle': ('conv_before_upsample', 'upsample',
@@ -95,7 +152,8 @@ def generator_tail(generator: nn.Module
             (('conv_up2', ) if generator.upscale == 4 else ()) +
             ('conv_hr', 'conv_last'),
         }.get(generator.upsampler, ('conv_last', ))
-        return ('conv_after_body', ) + heads, _swinir_tail, True
+        return GeneratorTail(('conv_after_body', ) + heads, _swinir_tail,
+                             True)
     return None
 
 
@@ -116,11 +174,15 @@ class EditTaskAdapter(TaskAdapter):
     live instead, so its gradient reaches ``conv_first`` through the skip as
     in the real network, and K=1 is BP.
 
-    ``MSRResNet``, ``RRDBNet`` and ``SwinIRNet`` have their own tails
-    (:func:`generator_tail`): ``head_names`` and ``required_taps`` are then
-    set per instance, and image skips (MSRResNet's upsampled input,
-    SwinIR-``upsampler=''``'s input residual) read ``conv_first``'s input,
-    recorded in training and kept in the bank under :attr:`image_key`.
+    ``MSRResNet``, ``RRDBNet``, ``SwinIRNet``, ``RDNNet`` and ``SRCNNNet``
+    have their own tails (:func:`generator_tail`): ``head_names``,
+    ``required_taps`` and :attr:`shallow_key` are then set per instance,
+    and image skips (MSRResNet's upsampled input, SwinIR-``upsampler=''``'s
+    input residual) read ``conv_first``'s input, recorded in training and
+    kept in the bank under :attr:`image_key`. RDN's shallow feature is
+    ``sfe1``'s output, and its gff reads every RDB output: the bank keeps
+    them all but the last (:attr:`dense_keys`), and
+    :meth:`dense_features` assembles the gff's input for a module.
     GAN-trained restorers (``SRGAN`` and subclasses) are refused by name.
     """
     head_names = ('conv_after_body', 'upsample', 'conv_last')
@@ -131,10 +193,14 @@ class EditTaskAdapter(TaskAdapter):
     backbone_role = 'generator'
     supported_names = ('mmagic BaseEditModel (single-image SR: EDSR, '
                        'generator with conv_first/body/conv_after_body/'
-                       'upsample/conv_last; MSRResNet, RRDBNet, SwinIRNet)')
+                       'upsample/conv_last; MSRResNet, RRDBNet, SwinIRNet, '
+                       'RDNNet, SRCNNNet)')
     #: Bank key of the generator's input image as ``conv_first`` sees it
     #: (MSRResNet's and SwinIR-``upsampler=''``'s image skip).
     image_key = 'generator.conv_first.input'
+    #: Bank keys of the body outputs the tail reads besides the last one
+    #: (RDN: every RDB's but the last), in forward order.
+    dense_keys: Sequence[str] = ()
 
     refused = REFUSED_EDIT
 
@@ -152,15 +218,19 @@ class EditTaskAdapter(TaskAdapter):
         # override the class's EDSR ones).
         tail = generator_tail(self.backbone)
         self._tail = None
+        shallow = 'conv_first'
         if tail is not None:
-            self.head_names, self._tail, feature_skip = tail
-            self.required_taps = (self.shallow_key, ) if feature_skip \
-                else ()
-        conv_first = getattr(self.backbone, 'conv_first', None)
-        if conv_first is not None:
-            conv_first.register_forward_hook(self._keep_live_shallow)
+            self.head_names, self._tail = tail.head_names, tail.tail
+            shallow = tail.shallow
+            self.shallow_key = f'generator.{shallow}'
+            self.dense_keys = tuple(tail.dense)
+            self.required_taps = ((self.shallow_key, ) if tail.feature_skip
+                                  else ()) + self.dense_keys
+        first = getattr(self.backbone, shallow, None)
+        if first is not None:
+            first.register_forward_hook(self._keep_live_shallow)
             if self._tail is not None:
-                conv_first.register_forward_pre_hook(self._keep_image)
+                first.register_forward_pre_hook(self._keep_image)
 
     @property
     def backbone(self) -> nn.Module:
@@ -203,6 +273,36 @@ class EditTaskAdapter(TaskAdapter):
             raise KeyError('the global skip needs the shallow feature from '
                            'the feature bank, and no bank was given.')
         return bank[self.shallow_key]
+
+    def dense_features(self, feats: torch.Tensor,
+                       bank) -> List[torch.Tensor]:
+        """RDN: the outputs of all ``num_blocks`` RDBs, for the gff of the
+        module whose last RDB output -- or whose SLM block's output --
+        ``feats`` is.
+
+        As a detector's neck inputs (:meth:`DetTaskAdapter.neck_inputs`):
+        an RDB output that ``feats``'s module computed itself is used live
+        (the gff's gradient reaches its RDBs through the dense skip, as in
+        BP; with K = 1 all are), one of an earlier module comes from the
+        bank, detached, and one not yet computed this iteration -- the
+        RDBs after an aux's module -- is ``feats``, the SLM output standing
+        in for every later RDB. The last slot is ``feats``. Without a bank
+        (``adapt=False``), ``feats`` fills every slot.
+        """
+        if bank is None:
+            return [feats] * (len(self.dense_keys) + 1)
+        nodes = _graph_nodes(feats.grad_fn)
+        out = []
+        for key in self.dense_keys:
+            live = bank.live(key) if hasattr(bank, 'live') else None
+            if live is not None and live.grad_fn in nodes:
+                out.append(live)
+            elif key in bank:
+                out.append(bank[key])
+            else:
+                out.append(feats)
+        out.append(feats)
+        return out
 
     def loss(self, feats, data_samples, heads=None, bank=None,
              global_skip: bool = True) -> Dict[str, torch.Tensor]:
@@ -248,7 +348,10 @@ class EditTaskAdapter(TaskAdapter):
         heads = dict(zip(self.head_names,
                          self.head_modules() if real else heads))
         shallow = self.shallow_feature(feats, bank) \
-            if global_skip and self.required_taps else None
+            if global_skip and self.shallow_key in self.required_taps \
+            else None
+        if self.dense_keys:
+            feats = self.dense_features(feats, bank)
         out = self._tail(self.backbone, heads, feats, shallow,
                          lambda: self.image(bank), data_samples.gt_img)
         loss = self.model.pixel_loss(out, data_samples.gt_img)

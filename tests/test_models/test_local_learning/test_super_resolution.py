@@ -252,12 +252,12 @@ def test_adapt_false_has_neither_block_nor_global_skip():
 # -- errors and memory -------------------------------------------------------
 def test_unsupported_generator_is_refused_with_the_supported_ones():
     cfg = edsr()
-    cfg['generator'] = dict(type='SRCNNNet', channels=(3, 16, 8, 3),
-                            kernel_sizes=(9, 1, 5), upscale_factor=2)
+    cfg['generator'] = dict(type='ResnetGenerator', in_channels=3,
+                            out_channels=3, base_channels=8, num_blocks=1)
     with pytest.raises(TypeError) as err:
         LocalLearningModel(cfg)
     msg = str(err.value)
-    assert 'cannot split generator SRCNNNet' in msg
+    assert 'cannot split generator ResnetGenerator' in msg
     assert 'mmagic.EDSRNet' in msg and 'ResNetUnits' in msg
     assert 'register_module' in msg  # how to add one
 

@@ -1,5 +1,6 @@
 """Unit splitters of mmagic's plain-body SR generators (MSRResNet, RRDBNet,
-SwinIRNet) and the refusals of the U-shaped ones and RDN."""
+SwinIRNet) and the refusals of the U-shaped ones. RDN and SRCNN:
+``test_sr_rdn.py``."""
 import copy
 
 import pytest
@@ -192,11 +193,8 @@ def test_stripped_checkpoint_predicts_like_the_local_model(name):
     (dict(type='NAFNetLocal', img_channels=3, mid_channels=8,
           enc_blk_nums=[1], middle_blk_num=1, dec_blk_nums=[1],
           train_size=(1, 3, 16, 16)), 'U-shaped'),
-    (dict(type='RDNNet', in_channels=3, out_channels=3, mid_channels=8,
-          num_blocks=2, upscale_factor=2, num_layers=2, channel_growth=4),
-     'dense long skip'),
 ])
-def test_u_shaped_and_rdn_generators_are_refused_with_the_reason(
+def test_u_shaped_generators_are_refused_with_the_reason(
         generator, reason):
     from man_mm.models.splitters import SRGeneratorRefusal
     cfg = _model(generator)
