@@ -120,3 +120,16 @@ def test_zoo_coverage_names_what_it_refuses_and_why():
     ok, reason, _, _ = tool.verdict(Config(dict()), 'mmpretrain',
                                     'backbone')
     assert not ok and reason == 'no model in the config'
+
+    # A config resolves in its own default_scope: mmdet's CSPNeXt ImageNet
+    # configs are mmpretrain classifiers on an mmdet backbone.
+    cspnext = Config(dict(default_scope='mmpretrain', model=dict(
+        type='ImageClassifier', backbone=dict(type='mmdet.CSPNeXt'))))
+    ok, reason, _, _ = tool.verdict(cspnext, 'mmdet', 'backbone')
+    assert ok and reason == 'ClsTaskAdapter + CSPUnits'
+    # The table counts model configs; fragments without a model apart.
+    table = tool.summary({'mmdet': [
+        dict(config='a.py', wrapped=True, reason='x'),
+        dict(config='b.py', wrapped=False, reason='model Y: no adapter'),
+        dict(config='tta.py', wrapped=False, reason=tool.NO_MODEL)]})
+    assert '| mmdet | 2 (+1 without a model) | 1 | 50.0% |' in table

@@ -11,8 +11,9 @@ both accept it; otherwise the reason is named.
     python tools/analysis_tools/zoo_coverage.py [--out coverage.json]
         [--list refused|wrapped|all] [--packages mmpretrain mmdet mmagic]
 
-The summary table counts configs per package; ``--out`` writes every
-config with its verdict. Besides the classes, each splitter's
+The summary table counts model configs per package (fragments that define
+no model -- schedules, datasets, TTA -- are counted apart); ``--out``
+writes every config with its verdict. Besides the classes, each splitter's
 ``refusal()`` reads the backbone config for settings it cannot split
 (several ``out_indices``, a ViT's dense output); its build-time checks stay
 the authority.
@@ -62,15 +63,34 @@ def resolve(registry, type_name, scope):
         return reg.get(type_name)
 
 
+#: The verdict of a config that defines no model (a schedule, dataset or
+#: test-time-augmentation fragment): not a model config, so not counted.
+NO_MODEL = 'no model in the config'
+
+
 def verdict(cfg, scope, key):
-    """``(wrapped, reason, model_type, net_type)`` of one config."""
+    """``(wrapped, reason, model_type, net_type)`` of one config.
+
+    Types resolve in the config's own ``default_scope`` when it sets one
+    (mmdet's CSPNeXt ImageNet configs are mmpretrain classifiers), else
+    in ``scope``.
+    """
+    import importlib
+
     from mmengine.registry import MODELS
 
     from man_mm.registry import (TASK_ADAPTERS, UNIT_SPLITTERS,
                                  supported_types)
     model = cfg.get('model')
     if not isinstance(model, dict) or 'type' not in model:
-        return False, 'no model in the config', None, None
+        return False, NO_MODEL, None, None
+    own_scope = cfg.get('default_scope')
+    if isinstance(own_scope, str) and own_scope != scope:
+        try:
+            importlib.import_module(f'{own_scope}.models')
+            scope = own_scope
+        except ImportError:
+            pass
     model_type = model['type']
     model_cls = resolve(MODELS, model_type, scope)
     if model_cls is None:
@@ -138,30 +158,47 @@ def survey(package):
     return rows
 
 
+#: mmagic ``BaseEditModel`` subclasses that restore or interpolate video
+#: (several frames in, one or several out), and their subclasses.
+VIDEO_MODELS = ('BasicVSR', 'EDVR', 'TDAN', 'BasicInterpolator')
+
+
 def is_restorer(cfg, scope) -> bool:
     """An mmagic single-image model: a ``BaseEditModel`` with a
-    generator (SR and restoration; not GANs, video or diffusion)."""
+    generator (SR and restoration; not GANs, diffusion, or the video
+    models -- :data:`VIDEO_MODELS`, or trained on a frames data set)."""
     from mmagic.models.base_models import BaseEditModel
     from mmengine.registry import MODELS
     model = cfg.get('model')
     if not isinstance(model, dict) or 'generator' not in model:
         return False
     cls = resolve(MODELS, model.get('type'), scope)
-    return isinstance(cls, type) and issubclass(cls, BaseEditModel)
+    if not (isinstance(cls, type) and issubclass(cls, BaseEditModel)):
+        return False
+    if any(k.__name__ in VIDEO_MODELS for k in cls.__mro__):
+        return False
+    dataset = (cfg.get('train_dataloader') or {}).get('dataset')
+    while isinstance(dataset, dict) and isinstance(dataset.get('dataset'),
+                                                   dict):
+        dataset = dataset['dataset']  # RepeatDataset and other wrappers
+    return not (isinstance(dataset, dict) and
+                'Frames' in str(dataset.get('type')))
 
 
 def summary(results):
-    lines = ['| package | configs | wrapped | share | most common refusals |',
-             '|---|---|---|---|---|']
+    lines = ['| package | model configs | wrapped | share | most common '
+             'refusals |', '|---|---|---|---|---|']
     for package, rows in results.items():
+        fragments = sum(r['reason'] == NO_MODEL for r in rows)
+        rows = [r for r in rows if r['reason'] != NO_MODEL]
         n = len(rows)
         ok = sum(r['wrapped'] for r in rows)
         refusals = collections.Counter(r['reason'] for r in rows
                                        if not r['wrapped'])
         top = '; '.join(f'{reason} ({count})'
                         for reason, count in refusals.most_common(3))
-        lines.append(f'| {package} | {n} | {ok} | '
-                     f'{100 * ok / max(n, 1):.1f}% | {top} |')
+        lines.append(f'| {package} | {n} (+{fragments} without a model) | '
+                     f'{ok} | {100 * ok / max(n, 1):.1f}% | {top} |')
         restorers = [r for r in rows if r.get('restorer')]
         if restorers:
             ok = sum(r['wrapped'] for r in restorers)
@@ -171,7 +208,7 @@ def summary(results):
                             for net, count in nets.most_common(4))
             lines.append(
                 f'| {package}, single-image restorers (BaseEditModel '
-                f'with a generator) | {len(restorers)} | {ok} | '
+                f'with a generator; not video) | {len(restorers)} | {ok} | '
                 f'{100 * ok / len(restorers):.1f}% | generators not '
                 f'wrapped (no splitter, or refused by name): {top} |')
     return '\n'.join(lines)
