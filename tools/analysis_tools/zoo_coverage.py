@@ -202,15 +202,15 @@ def summary(results):
         restorers = [r for r in rows if r.get('restorer')]
         if restorers:
             ok = sum(r['wrapped'] for r in restorers)
-            nets = collections.Counter(r['network'] for r in restorers
-                                       if not r['wrapped'])
-            top = '; '.join(f'{net} ({count})'
-                            for net, count in nets.most_common(4))
+            # 'generator Restormer' or 'model SRGAN': what refused it.
+            why = collections.Counter(r['reason'].split(':')[0]
+                                      for r in restorers if not r['wrapped'])
+            top = '; '.join(f'{what} ({count})'
+                            for what, count in why.most_common(5))
             lines.append(
                 f'| {package}, single-image restorers (BaseEditModel '
                 f'with a generator; not video) | {len(restorers)} | {ok} | '
-                f'{100 * ok / len(restorers):.1f}% | generators not '
-                f'wrapped (no splitter, or refused by name): {top} |')
+                f'{100 * ok / len(restorers):.1f}% | not wrapped: {top} |')
     return '\n'.join(lines)
 
 
