@@ -94,6 +94,26 @@ class TextConditioned:
             text = self.encode_text(data_samples, inputs.device)
         bank.context[TEXT_KEY] = (data_samples, text)
 
+    def _captions_and_positive_maps(self, text_prompts, gt_labels):
+        """The captions the text encoder reads and each sample's positive
+        map, as GroundingDINO's and GLIP's ``loss`` derive them from the
+        class-name prompts (one tokenisation when all prompts are equal)."""
+        model = self.model
+        if len(set(text_prompts)) == 1:
+            tokenized, caption, tokens_positive, _ = \
+                model.get_tokens_and_prompts(text_prompts[0], True)
+            return [caption] * len(text_prompts), [
+                self._positive_map(tokenized, tokens_positive, labels)
+                for labels in gt_labels]
+        captions, positive_maps = [], []
+        for prompt, labels in zip(text_prompts, gt_labels):
+            tokenized, caption, tokens_positive, _ = \
+                model.get_tokens_and_prompts(prompt, True)
+            positive_maps.append(
+                self._positive_map(tokenized, tokens_positive, labels))
+            captions.append(caption)
+        return captions, positive_maps
+
     def text_features(self, data_samples, bank, real: bool,
                       device) -> dict:
         """The iteration's text features for one head.
@@ -182,21 +202,9 @@ class GroundingDINOTaskAdapter(TextConditioned, DETRTaskAdapter):
                 positive_maps.append(
                     model.get_positive_map(tokenized, positive)[1])
             new_prompts = text_prompts
-        elif len(set(text_prompts)) == 1:
-            tokenized, caption, tokens_positive, _ = \
-                model.get_tokens_and_prompts(text_prompts[0], True)
-            new_prompts = [caption] * len(data_samples)
-            positive_maps = [
-                self._positive_map(tokenized, tokens_positive, labels)
-                for labels in gt_labels]
         else:
-            new_prompts, positive_maps = [], []
-            for prompt, labels in zip(text_prompts, gt_labels):
-                tokenized, caption, tokens_positive, _ = \
-                    model.get_tokens_and_prompts(prompt, True)
-                positive_maps.append(
-                    self._positive_map(tokenized, tokens_positive, labels))
-                new_prompts.append(caption)
+            new_prompts, positive_maps = self._captions_and_positive_maps(
+                text_prompts, gt_labels)
 
         text_dict = model.language_model(new_prompts)
         if model.text_feat_map is not None:
@@ -254,21 +262,8 @@ class GLIPTaskAdapter(TextConditioned, DetTaskAdapter):
         model = self.model
         text_prompts = [s.text for s in data_samples]
         gt_labels = [s.gt_instances.labels for s in data_samples]
-        if len(set(text_prompts)) == 1:
-            tokenized, caption, tokens_positive, _ = \
-                model.get_tokens_and_prompts(text_prompts[0], True)
-            new_prompts = [caption] * len(data_samples)
-            positive_maps = [
-                self._positive_map(tokenized, tokens_positive, labels)
-                for labels in gt_labels]
-        else:
-            new_prompts, positive_maps = [], []
-            for prompt, labels in zip(text_prompts, gt_labels):
-                tokenized, caption, tokens_positive, _ = \
-                    model.get_tokens_and_prompts(prompt, True)
-                positive_maps.append(
-                    self._positive_map(tokenized, tokens_positive, labels))
-                new_prompts.append(caption)
+        new_prompts, positive_maps = self._captions_and_positive_maps(
+            text_prompts, gt_labels)
         text_dict = model.language_model(new_prompts)
         for sample, positive_map in zip(data_samples, positive_maps):
             # .bool().float() as GLIP.loss ("very important").
