@@ -45,6 +45,8 @@ EXPECTED_K = {
     # ConvNeXt-T (3+3+9+3 blocks) and Swin-T (2+2+6+2 blocks)
     'convnext-tiny_32xb128_in1k_man.py': 18,
     'swin-tiny_16xb64_in1k_man.py': 12,
+    'convnext-d2w32_digits_man.py': 8,
+    'swin-d2w32_digits_man.py': 8,
     # EDSR: one module per residual block (conv_first joins the first)
     'edsr_x2c64b16_div2k_man.py': 16,
     'edsr_x3c64b16_div2k_man.py': 16,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # BP vs MAN, end to end, for the families split beyond ResNet (besides the
-# ViT and MobileNetV2 digits runs of new_families_digits.sh): RTMDet-tiny,
+# classification digits runs of new_families_digits.sh): RTMDet-tiny,
 # YOLOv3-D53, Faster R-CNN and DINO on the embedded SYNTHETIC shapes (128 px)
 # and SwinIR and RDN on the embedded photographs (x2). Each pair is trained by
 # tools/train.py for the same budget and seed; each run's last checkpoint,
