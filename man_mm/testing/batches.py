@@ -1,4 +1,6 @@
 """Synthetic batches in the data-loader formats of mmpretrain and mmagic."""
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 
@@ -48,5 +50,47 @@ def fake_sr_batch(batch_size: int, lr_shape=(3, 48, 48), scale: int = 2,
         sample = DataSample(gt_img=gt)
         sample.set_metainfo(dict(gt_channel_order='rgb',
                                  img_channel_order='rgb'))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def fake_liif_batch(batch_size: int, lr_size: int = 8, scale: int = 2,
+                    num_queries: Optional[int] = None, seed: int = 0) -> dict:
+    """A random batch for mmagic's ``LIIF``, as its data pipeline gives it:
+    LR ``inputs`` and ``DataSample``s holding the ``gt_img`` RGB values at
+    ``num_queries`` sampled HR pixels, with their ``coord`` and ``cell`` in
+    the metainfo.
+
+    Args:
+        batch_size (int): Number of images.
+        lr_size (int): Side of the square LR input.
+        scale (int): Upscaling factor of the HR grid.
+        num_queries (int, optional): Pixels sampled per image. Defaults to
+            None: the whole HR grid in raster order (what LIIF's inference
+            reshapes into an image).
+        seed (int): Random seed.
+    """
+    from mmagic.structures import DataSample
+    from mmagic.utils import make_coord
+    g = torch.Generator().manual_seed(seed)
+    side = lr_size * scale
+    coord = make_coord((side, side))
+    cell = torch.full_like(coord, 2 / side)
+    inputs, samples = [], []
+    for _ in range(batch_size):
+        coarse = torch.rand(1, 3, max(side // 4, 1), max(side // 4, 1),
+                            generator=g)
+        hr = F.interpolate(coarse, size=(side, side), mode='bicubic',
+                           align_corners=False).clamp(0, 1)[0] * 255
+        lr = F.interpolate(hr[None], size=(lr_size, lr_size),
+                           mode='bicubic', antialias=True,
+                           align_corners=False)[0].clamp(0, 255)
+        idx = torch.arange(side * side) if num_queries is None else \
+            torch.randperm(side * side, generator=g)[:num_queries]
+        sample = DataSample(gt_img=hr.permute(1, 2, 0).reshape(-1, 3)[idx])
+        sample.set_metainfo(dict(coord=coord[idx], cell=cell[idx],
+                                 gt_channel_order='rgb',
+                                 img_channel_order='rgb'))
+        inputs.append(lr)
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)

@@ -27,6 +27,7 @@ from .hrnet import HRNetRefusal
 from .sr_generators import MSRResNetUnits, RRDBNetUnits, SwinIRNetUnits
 from .rdn import RDNNetUnits
 from .srcnn import SRCNNNetUnits
+from .liif import LIIFEDSRNetUnits, LIIFRDNNetUnits
 from .sr_refusals import SRGeneratorRefusal
 
 
@@ -57,5 +58,6 @@ __all__ = [
     'BlockListUnits', 'ClsBackboneRefusal',
     'DetSwinUnits', 'CSPUnits', 'SSDVGGUnits', 'PVTUnits',
     'DetMobileNetV2Units', 'HRNetRefusal', 'MSRResNetUnits', 'RRDBNetUnits',
-    'SwinIRNetUnits', 'RDNNetUnits', 'SRCNNNetUnits', 'SRGeneratorRefusal'
+    'SwinIRNetUnits', 'RDNNetUnits', 'SRCNNNetUnits', 'LIIFEDSRNetUnits',
+    'LIIFRDNNetUnits', 'SRGeneratorRefusal'
 ]

@@ -1,4 +1,5 @@
 """Task adapter for mmagic's single-image super-resolution models."""
+from types import SimpleNamespace
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import torch
@@ -101,6 +102,39 @@ def _srcnn_tail(gen, h, feats, shallow, image, gt):
     return h['conv3'](feats)
 
 
+def _liif_query(gen, h, feature, samples):
+    """``LIIFNet.query_rgb`` of ``feature`` with the head's ``imnet`` (the
+    generator's, or an aux's copy), at the HR coordinates and cells the
+    data samples carry, as ``LIIF.forward_tensor`` passes them."""
+    coord = torch.stack(samples.metainfo['coord']).to(feature)
+    cell = torch.stack(samples.metainfo['cell']).to(feature)
+    # query_rgb reads only these four attributes of the generator.
+    net = SimpleNamespace(imnet=h['imnet'], feat_unfold=gen.feat_unfold,
+                          local_ensemble=gen.local_ensemble,
+                          cell_decode=gen.cell_decode)
+    return type(gen).query_rgb(net, feature, coord, cell)
+
+
+def _liif_edsr_tail(gen, h, feats, shallow, image, gt, samples=None):
+    """``LIIFEDSRNet.forward`` after ``body``: ``conv_after_body``, the
+    global skip, then the implicit query."""
+    res = h['conv_after_body'](feats)
+    if shallow is not None:
+        res = res + shallow
+    return _liif_query(gen, h, res, samples)
+
+
+def _liif_rdn_tail(gen, h, feats, shallow, image, gt, samples=None):
+    """``LIIFRDNNet.forward`` after its RDBs: the gff of all RDB outputs,
+    the global skip (``sfe1``), then the implicit query."""
+    if isinstance(feats, torch.Tensor):
+        feats = [feats]
+    x = h['gff'](torch.cat(list(feats), 1))
+    if shallow is not None:
+        x = x + shallow
+    return _liif_query(gen, h, x, samples)
+
+
 class GeneratorTail(NamedTuple):
     """How :class:`EditTaskAdapter` replays a generator after its body.
 
@@ -116,18 +150,29 @@ class GeneratorTail(NamedTuple):
         dense (tuple[str]): Bank keys (base-model paths) of body outputs
             the tail reads besides the last one (RDN's gff reads every RDB
             output), in forward order.
+        takes_samples (bool): The tail also takes the stacked data sample
+            (LIIF: the HR coordinates and cells to query).
     """
     head_names: Sequence[str]
     tail: Callable
     feature_skip: bool
     shallow: str = 'conv_first'
     dense: Sequence[str] = ()
+    takes_samples: bool = False
 
 
 def generator_tail(generator: nn.Module) -> Optional[GeneratorTail]:
     """The :class:`GeneratorTail` of a generator other than EDSR (None for
     ``EDSRNet``, whose tail :meth:`EditTaskAdapter.loss` runs itself)."""
     names = {k.__name__ for k in type(generator).__mro__}
+    if 'LIIFEDSRNet' in names:
+        return GeneratorTail(('conv_after_body', 'imnet'), _liif_edsr_tail,
+                             True, takes_samples=True)
+    if 'LIIFRDNNet' in names:
+        dense = tuple(f'generator.rdbs.{i}'
+                      for i in range(len(generator.rdbs) - 1))
+        return GeneratorTail(('gff', 'imnet'), _liif_rdn_tail, True,
+                             shallow='sfe1', dense=dense, takes_samples=True)
     if 'MSRResNet' in names:
         heads = ('upsample1', ) + (
             ('upsample2', ) if generator.upscale_factor == 4 else ()) + (
@@ -174,8 +219,9 @@ class EditTaskAdapter(TaskAdapter):
     live instead, so its gradient reaches ``conv_first`` through the skip as
     in the real network, and K=1 is BP.
 
-    ``MSRResNet``, ``RRDBNet``, ``SwinIRNet``, ``RDNNet`` and ``SRCNNNet``
-    have their own tails (:func:`generator_tail`): ``head_names``,
+    ``MSRResNet``, ``RRDBNet``, ``SwinIRNet``, ``RDNNet``, ``SRCNNNet`` and
+    LIIF's ``LIIFEDSRNet`` and ``LIIFRDNNet`` (whose tail queries the
+    feature map at the data samples' HR coordinates) have their own tails (:func:`generator_tail`): ``head_names``,
     ``required_taps`` and :attr:`shallow_key` are then set per instance,
     and image skips (MSRResNet's upsampled input, SwinIR-``upsampler=''``'s
     input residual) read ``conv_first``'s input, recorded in training and
@@ -194,7 +240,8 @@ class EditTaskAdapter(TaskAdapter):
     supported_names = ('mmagic BaseEditModel (single-image SR: EDSR, '
                        'generator with conv_first/body/conv_after_body/'
                        'upsample/conv_last; MSRResNet, RRDBNet, SwinIRNet, '
-                       'RDNNet, SRCNNNet)')
+                       'RDNNet, SRCNNNet; LIIF with LIIFEDSRNet or '
+                       'LIIFRDNNet)')
     #: Bank key of the generator's input image as ``conv_first`` sees it
     #: (MSRResNet's and SwinIR-``upsampler=''``'s image skip).
     image_key = 'generator.conv_first.input'
@@ -218,9 +265,11 @@ class EditTaskAdapter(TaskAdapter):
         # override the class's EDSR ones).
         tail = generator_tail(self.backbone)
         self._tail = None
+        self._tail_takes_samples = False
         shallow = 'conv_first'
         if tail is not None:
             self.head_names, self._tail = tail.head_names, tail.tail
+            self._tail_takes_samples = tail.takes_samples
             shallow = tail.shallow
             self.shallow_key = f'generator.{shallow}'
             self.dense_keys = tuple(tail.dense)
@@ -352,8 +401,10 @@ class EditTaskAdapter(TaskAdapter):
             else None
         if self.dense_keys:
             feats = self.dense_features(feats, bank)
+        extra = (data_samples, ) if self._tail_takes_samples else ()
         out = self._tail(self.backbone, heads, feats, shallow,
-                         lambda: self.image(bank), data_samples.gt_img)
+                         lambda: self.image(bank), data_samples.gt_img,
+                         *extra)
         loss = self.model.pixel_loss(out, data_samples.gt_img)
         if real:
             self._live_shallow = None
