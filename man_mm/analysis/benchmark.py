@@ -240,6 +240,12 @@ def make_batches(task: str, base: dict, input_size, batch_size: int):
     if task == 'cls':
         num_classes = base['head'].get('num_classes', 10)
         return lambda i: fake_cls_batch(n, shape, num_classes, seed=i)
+    if task == 'sr' and str(base['generator']['type']).split('.')[-1] \
+            .startswith('LIIF'):
+        # LIIF's training batches: an LR patch and 2304 HR pixels sampled
+        # at a scale of up to 4 (mmagic's LIIF configs, sample_q=2304).
+        from man_mm.testing import fake_liif_batch
+        return lambda i: fake_liif_batch(n, input_size[0], 4, 2304, seed=i)
     if task == 'sr':  # --input-size is the LR patch (paper: 48x48)
         from man_mm.testing import fake_sr_batch
         scale = base['generator'].get('upscale_factor', 4)

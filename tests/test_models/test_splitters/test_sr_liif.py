@@ -158,3 +158,16 @@ def test_stripped_checkpoint_predicts_like_the_local_model(name):
     assert ours[0].output.pred_img.shape == (3, 16, 16)
     torch.testing.assert_close(ours[0].output.pred_img.data,
                                theirs[0].output.pred_img.data)
+
+
+def test_benchmark_tools_make_liif_batches():
+    """``benchmark_local.py``/``plan_local.py`` feed LIIF sampled-pixel
+    batches (an image batch has no coordinates to query)."""
+    from man_mm.analysis import make_batches, task_of
+    base = liif('rdn')
+    data = make_batches(task_of(base), base, (12, 12), 2)(0)
+    sample = data['data_samples'][0]
+    assert sample.gt_img.shape == (2304, 3)
+    assert sample.metainfo['coord'].shape == (2304, 2)
+    model = LocalLearningModel(base, num_modules=4)
+    assert torch.isfinite(model.train_step(data, adam(model))['loss'])
