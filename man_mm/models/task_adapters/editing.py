@@ -84,17 +84,20 @@ def _swinir_tail(gen, h, feats, shallow, image, gt):
     return x[:, :, :gt.shape[-2], :gt.shape[-1]]
 
 
-def _rdn_tail(gen, h, feats, shallow, image, gt):
-    """``RDNNet.forward`` after its RDBs: the global feature fusion of all
-    ``num_blocks`` RDB outputs (``feats``: a list of them, see
-    :meth:`EditTaskAdapter.dense_features`), the global skip that adds
-    ``sfe1``'s output, ``upscale`` and ``output``."""
+def _rdn_fused(h, feats, shallow):
+    """RDN's global feature fusion of all ``num_blocks`` RDB outputs
+    (``feats``: a list of them, see :meth:`EditTaskAdapter.dense_features`)
+    and the global skip that adds ``sfe1``'s output."""
     if isinstance(feats, torch.Tensor):  # one RDB: no other to read
         feats = [feats]
     x = h['gff'](torch.cat(list(feats), 1))
-    if shallow is not None:
-        x = x + shallow
-    return h['output'](h['upscale'](x))
+    return x if shallow is None else x + shallow
+
+
+def _rdn_tail(gen, h, feats, shallow, image, gt):
+    """``RDNNet.forward`` after its RDBs: the fusion and global skip
+    (:func:`_rdn_fused`), ``upscale`` and ``output``."""
+    return h['output'](h['upscale'](_rdn_fused(h, feats, shallow)))
 
 
 def _srcnn_tail(gen, h, feats, shallow, image, gt):
@@ -125,14 +128,9 @@ def _liif_edsr_tail(gen, h, feats, shallow, image, gt, samples=None):
 
 
 def _liif_rdn_tail(gen, h, feats, shallow, image, gt, samples=None):
-    """``LIIFRDNNet.forward`` after its RDBs: the gff of all RDB outputs,
-    the global skip (``sfe1``), then the implicit query."""
-    if isinstance(feats, torch.Tensor):
-        feats = [feats]
-    x = h['gff'](torch.cat(list(feats), 1))
-    if shallow is not None:
-        x = x + shallow
-    return _liif_query(gen, h, x, samples)
+    """``LIIFRDNNet.forward`` after its RDBs: the fusion and global skip
+    (:func:`_rdn_fused`), then the implicit query."""
+    return _liif_query(gen, h, _rdn_fused(h, feats, shallow), samples)
 
 
 class GeneratorTail(NamedTuple):
@@ -221,7 +219,8 @@ class EditTaskAdapter(TaskAdapter):
 
     ``MSRResNet``, ``RRDBNet``, ``SwinIRNet``, ``RDNNet``, ``SRCNNNet`` and
     LIIF's ``LIIFEDSRNet`` and ``LIIFRDNNet`` (whose tail queries the
-    feature map at the data samples' HR coordinates) have their own tails (:func:`generator_tail`): ``head_names``,
+    feature map at the data samples' HR coordinates) have their own tails
+    (:func:`generator_tail`): ``head_names``,
     ``required_taps`` and :attr:`shallow_key` are then set per instance,
     and image skips (MSRResNet's upsampled input, SwinIR-``upsampler=''``'s
     input residual) read ``conv_first``'s input, recorded in training and
