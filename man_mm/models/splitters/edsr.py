@@ -62,8 +62,13 @@ class EDSRUnits(BackboneUnits):
         self.stages = [self.backbone.body]
         self.stage_names = ['body']
 
+    def _stem(self) -> nn.Module:
+        """What runs before the first body block: input normalisation and
+        ``conv_first``."""
+        return EDSRStem(self.backbone)
+
     def _build_units(self) -> List[Unit]:
-        stem = EDSRStem(self.backbone)
+        stem = self._stem()
         body = self.backbone.body
         units = []
         if self.stem_as_unit:
@@ -76,8 +81,9 @@ class EDSRUnits(BackboneUnits):
         return units
 
     def stage_out_channels(self, stage: int) -> int:
-        """Every EDSR feature has ``mid_channels`` channels."""
-        return self.backbone.mid_channels
+        """Every EDSR feature has ``mid_channels`` channels (read from
+        ``conv_first``, as LIIF's EDSR encoder keeps no ``mid_channels``)."""
+        return self.backbone.conv_first.out_channels
 
     def fresh_blocks_after(self, unit: Unit,
                            width: float = 1.0) -> nn.Sequential:
@@ -93,7 +99,7 @@ class EDSRUnits(BackboneUnits):
         if unit.stage >= 0 and unit.index == len(body) - 1:
             return nn.Sequential()
         block = ResidualBlockNoBN(
-            mid_channels=self.backbone.mid_channels,
+            mid_channels=self.stage_out_channels(0),
             res_scale=body[0].res_scale)
         block.train(body.training)
         return nn.Sequential(block)

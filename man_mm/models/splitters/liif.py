@@ -6,24 +6,22 @@ then *queries* it: for every requested HR coordinate an MLP (``imnet``)
 reads the nearest feature vectors (unfolded 3x3), the relative coordinate
 and the cell size, and predicts the RGB value there. The encoder is cut as
 EDSR's and RDN's trunks are (one unit per residual or residual dense
-block); the query, with ``imnet``, is the task head
+block, by :class:`EDSRUnits` and :class:`RDNNetUnits` themselves); the
+query, with ``imnet``, is the task head
 (:class:`man_mm.models.task_adapters.EditTaskAdapter`), so every aux ends
 in the real implicit decoder and is trained against the same sampled
 pixels as the network.
 
-Two differences from the plain generators: LIIF's encoder takes the input
-as its data preprocessor normalised it (no ``mean``/``std`` inside the
-generator), and the generator keeps no ``mid_channels`` (mmagic deletes the
-encoder module after taking its layers), so widths are read from the
-layers themselves.
+The one difference in the cut: LIIF's EDSR encoder takes the input as its
+data preprocessor normalised it (no ``mean``/``std`` inside the
+generator), so its stem is ``conv_first`` alone.
 """
 from torch import nn
 
 from man_mm.registry import UNIT_SPLITTERS
 from man_mm.utils import optional_types
-from .base import StemAndBlock, Unit
 from .edsr import EDSRUnits
-from .rdn import RDNNetUnits, RDNStem
+from .rdn import RDNNetUnits
 
 
 @UNIT_SPLITTERS.register_module()
@@ -43,36 +41,9 @@ class LIIFEDSRNetUnits(EDSRUnits):
         return optional_types('mmagic.models.editors.liif.liif_net',
                               'LIIFEDSRNet')
 
-    def _build_units(self):
-        stem = self.backbone.conv_first  # no normalisation inside LIIF
-        body = self.backbone.body
-        units = []
-        if self.stem_as_unit:
-            units.append(Unit('stem', stem, -1, -1, False))
-        for i, block in enumerate(body):
-            module, name = block, f'body.{i}'
-            if i == 0 and not self.stem_as_unit:
-                module, name = StemAndBlock(stem, block), 'stem+body.0'
-            units.append(Unit(name, module, 0, i, i == len(body) - 1))
-        return units
-
-    def stage_out_channels(self, stage: int) -> int:
-        """Every encoder feature has ``conv_first``'s width."""
-        return self.backbone.conv_first.out_channels
-
-    def fresh_blocks_after(self, unit: Unit,
-                           width: float = 1.0) -> nn.Sequential:
-        """One fresh ``ResidualBlockNoBN`` if any body block follows
-        ``unit``, as :meth:`EDSRUnits.fresh_blocks_after`."""
-        self.check_width(width)
-        from mmagic.models.archs import ResidualBlockNoBN
-        body = self.backbone.body
-        if unit.stage >= 0 and unit.index == len(body) - 1:
-            return nn.Sequential()
-        block = ResidualBlockNoBN(mid_channels=self.stage_out_channels(0),
-                                  res_scale=body[0].res_scale)
-        block.train(body.training)
-        return nn.Sequential(block)
+    def _stem(self) -> nn.Module:
+        """``conv_first`` alone: no normalisation inside LIIF."""
+        return self.backbone.conv_first
 
 
 @UNIT_SPLITTERS.register_module()
@@ -92,35 +63,3 @@ class LIIFRDNNetUnits(RDNNetUnits):
     def supported_types(cls):
         return optional_types('mmagic.models.editors.liif.liif_net',
                               'LIIFRDNNet')
-
-    def _build_units(self):
-        stem = RDNStem(self.backbone)
-        rdbs = self.backbone.rdbs
-        units = []
-        if self.stem_as_unit:
-            units.append(Unit('stem', stem, -1, -1, False))
-        for i, block in enumerate(rdbs):
-            module, name = block, f'rdbs.{i}'
-            if i == 0 and not self.stem_as_unit:
-                module, name = StemAndBlock(stem, block), 'stem+rdbs.0'
-            units.append(Unit(name, module, 0, i, i == len(rdbs) - 1))
-        return units
-
-    def stage_out_channels(self, stage: int) -> int:
-        """Every trunk feature has ``sfe1``'s width."""
-        return self.backbone.sfe1.out_channels
-
-    def fresh_blocks_after(self, unit: Unit,
-                           width: float = 1.0) -> nn.Sequential:
-        """One fresh RDB if any RDB follows ``unit``, with the encoder's
-        width, growth and depth (read from its first RDB)."""
-        self.check_width(width)
-        from mmagic.models.editors.rdn.rdn_net import RDB
-        rdbs = self.backbone.rdbs
-        if unit.stage >= 0 and unit.index == len(rdbs) - 1:
-            return nn.Sequential()
-        first = rdbs[0]
-        block = RDB(self.stage_out_channels(0),
-                    first.layers[0].conv.out_channels, len(first.layers))
-        block.train(rdbs.training)
-        return nn.Sequential(block)

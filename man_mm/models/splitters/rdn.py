@@ -103,18 +103,22 @@ class RDNNetUnits(BackboneUnits):
         return units
 
     def stage_out_channels(self, stage: int) -> int:
-        """Every RDN trunk feature has ``mid_channels`` channels."""
-        return self.backbone.mid_channels
+        """Every RDN trunk feature has ``mid_channels`` channels (read from
+        ``sfe1``, as LIIF's RDN encoder keeps no ``mid_channels``)."""
+        return self.backbone.sfe1.out_channels
 
     def fresh_blocks_after(self, unit: Unit,
                            width: float = 1.0) -> nn.Sequential:
         """One fresh RDB if any RDB follows ``unit`` (its output stands in
-        for every later RDB's in the gff), built as RDN builds its own."""
+        for every later RDB's in the gff), built as RDN builds its own: the
+        width, growth and depth of its first RDB."""
         self.check_width(width)
         from mmagic.models.editors.rdn.rdn_net import RDB
-        gen = self.backbone
-        if unit.stage >= 0 and unit.index == len(gen.rdbs) - 1:
+        rdbs = self.backbone.rdbs
+        if unit.stage >= 0 and unit.index == len(rdbs) - 1:
             return nn.Sequential()
-        block = RDB(gen.mid_channels, gen.channel_growth, gen.num_layers)
-        block.train(gen.rdbs.training)
+        first = rdbs[0]
+        block = RDB(self.stage_out_channels(0),
+                    first.layers[0].conv.out_channels, len(first.layers))
+        block.train(rdbs.training)
         return nn.Sequential(block)
