@@ -50,6 +50,12 @@ def sgd_wrapper(model, lr=0.1, **kwargs):
         torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9), **kwargs)
 
 
+def adam_wrapper(model, lr=1e-3):
+    """Adam, as mmagic's SR configs train."""
+    from mmengine.optim import OptimWrapper
+    return OptimWrapper(torch.optim.Adam(model.parameters(), lr=lr))
+
+
 # Small detectors, built from mmdet's own base configs.
 def retinanet(depth=18, frozen_stages=1, small=True):
     """mmdet's RetinaNet config (its _base_ model) on a ResNet."""

@@ -3,7 +3,6 @@ import copy
 
 import pytest
 import torch
-from mmengine.optim import OptimWrapper
 from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel, SLMSRAux
@@ -11,6 +10,7 @@ from man_mm.models.splitters import EDSRUnits
 from man_mm.models.task_modules import FeatureBank
 from man_mm.models.local_learning import local_steps
 from man_mm.utils import ActivationMemoryMeter
+from tests.helpers import adam_wrapper
 
 
 @pytest.fixture(autouse=True)
@@ -39,10 +39,6 @@ def edsr(mid=16, blocks=4, scale=2, res_scale=1.0):
 def sr_batch(n=2, size=12, scale=2, seed=0):
     from man_mm.testing import fake_sr_batch
     return fake_sr_batch(n, (3, size, size), scale, seed=seed)
-
-
-def adam(model, lr=1e-3):
-    return OptimWrapper(torch.optim.Adam(model.parameters(), lr=lr))
 
 
 def _ids(module):
@@ -109,7 +105,7 @@ def test_k_and_split_points_train(kwargs, groups):
                                                 for i in range(1, 8)]
     if groups is not None:
         assert names == groups
-    out = model.train_step(sr_batch(), adam(model))
+    out = model.train_step(sr_batch(), adam_wrapper(model))
     assert torch.isfinite(out['loss']) and torch.isfinite(out['loss_aux'])
 
 
@@ -121,7 +117,7 @@ def test_memory_balanced_split():
     assert sum(sizes) == 8 and len(sizes) == 3
     # Equal blocks: the first also holds conv_first's activations.
     assert sizes[0] <= sizes[-1]
-    model.train_step(sr_batch(), adam(model))
+    model.train_step(sr_batch(), adam_wrapper(model))
 
 
 # -- gradients ---------------------------------------------------------------
@@ -161,7 +157,7 @@ def test_k1_reproduces_bp():
     torch.manual_seed(0)
     bp = MODELS.build(edsr(blocks=4))
     local = LocalLearningModel(copy.deepcopy(bp), num_modules=1)
-    bp_optim, local_optim = adam(bp), adam(local)
+    bp_optim, local_optim = adam_wrapper(bp), adam_wrapper(local)
     for step in range(3):
         batch = sr_batch(seed=step)
         bp.train_step(copy.deepcopy(batch), bp_optim)
@@ -187,7 +183,7 @@ def test_checkpointing_inside_local_steps_keeps_the_gradients():
     grads = []
     for model in (plain, cp):
         seen = {}
-        optim = adam(model, lr=0.0)
+        optim = adam_wrapper(model, lr=0.0)
         optim.step = lambda **kw: seen.update(
             {n: p.grad.clone() for n, p in model.named_parameters()
              if p.grad is not None})
@@ -204,7 +200,7 @@ def test_checkpointing_inside_local_steps_keeps_the_gradients():
 def test_bank_holds_the_shallow_feature_detached_every_iteration():
     from man_mm.engine import FeatureBankHook
     model = LocalLearningModel(edsr(blocks=4), num_modules=2)
-    optim = adam(model)
+    optim = adam_wrapper(model)
     model.feature_bank.attach()
     model.feature_bank.put('stale', torch.zeros(1))
     batch = sr_batch(seed=0)
@@ -246,7 +242,7 @@ def test_adapt_false_has_neither_block_nor_global_skip():
     man = LocalLearningModel(edsr(blocks=4), num_modules=2).aux_heads[0]
     with pytest.raises(KeyError, match='generator.conv_first'):
         man(h, data['data_samples'], FeatureBank())
-    model.train_step(sr_batch(), adam(model))
+    model.train_step(sr_batch(), adam_wrapper(model))
 
 
 # -- errors and memory -------------------------------------------------------
@@ -286,8 +282,8 @@ def test_edsr_baseline_k16_peaks_below_45_percent_of_bp():
     local = LocalLearningModel(copy.deepcopy(bp))
     assert local.num_modules == 16
     batch = sr_batch(16, 48)
-    bp_mem = _act_mem(bp, batch, adam(bp, 0.0))
-    local_mem = _act_mem(local, batch, adam(local, 0.0))
+    bp_mem = _act_mem(bp, batch, adam_wrapper(bp, 0.0))
+    local_mem = _act_mem(local, batch, adam_wrapper(local, 0.0))
     ratio = local_mem / bp_mem
     assert bp_mem > 300 * 2**20  # 16 blocks x (input + ReLU) at 64x48x48
     assert ratio <= 0.45, f'MAN/BP activation memory = {ratio:.2%}'

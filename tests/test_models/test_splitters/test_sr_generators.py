@@ -5,7 +5,6 @@ import copy
 
 import pytest
 import torch
-from mmengine.optim import OptimWrapper
 from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel
@@ -13,7 +12,7 @@ from man_mm.models.splitters import build_units
 from man_mm.models.task_adapters import EditTaskAdapter
 from man_mm.testing import assert_gradient_isolated, fake_sr_batch
 from man_mm.utils import ActivationMemoryMeter
-from tests.helpers import load_tool
+from tests.helpers import adam_wrapper, load_tool
 
 
 @pytest.fixture(autouse=True)
@@ -72,10 +71,6 @@ def _batch(name, n=2, seed=0, size=8):
     return fake_sr_batch(n, (3, size, size), GENERATORS[name][1], seed=seed)
 
 
-def adam(model, lr=1e-3):
-    return OptimWrapper(torch.optim.Adam(model.parameters(), lr=lr))
-
-
 @pytest.mark.parametrize('name, size', [(n, 8) for n in GENERATORS] + [
     ('swinir_pixelshuffle', 6),  # padded to the window size, then cropped
     ('swinir_denoise', 7)])
@@ -119,7 +114,7 @@ def test_train_step_and_gradient_isolation(name, share_head):
     assert (model.feature_bank.taps == ['generator.conv_first']) == \
         feature_skip
     assert_gradient_isolated(model, _batch(name), shared_head=share_head)
-    out = model.train_step(_batch(name, seed=1), adam(model))
+    out = model.train_step(_batch(name, seed=1), adam_wrapper(model))
     assert torch.isfinite(out['loss'])
 
 
@@ -131,7 +126,7 @@ def test_adapt_false_trains(name):
         _cfg(name), num_modules=2,
         aux=dict(type='man_mm.SLMSRAux', adapt=False))
     assert len(model.aux_heads[0].blocks) == 0
-    out = model.train_step(_batch(name), adam(model))
+    out = model.train_step(_batch(name), adam_wrapper(model))
     assert torch.isfinite(out['loss'])
 
 
@@ -140,7 +135,7 @@ def test_k1_reproduces_bp(name):
     torch.manual_seed(0)
     bp = MODELS.build(_cfg(name))
     local = LocalLearningModel(copy.deepcopy(bp), num_modules=1)
-    bp_optim, local_optim = adam(bp), adam(local)
+    bp_optim, local_optim = adam_wrapper(bp), adam_wrapper(local)
     for step in range(3):
         batch = _batch(name, seed=step)
         bp.train_step(copy.deepcopy(batch), bp_optim)
@@ -159,7 +154,7 @@ def test_local_peak_is_below_bp(name):
         model = MODELS.build(_cfg(name)) if key == 'bp' else \
             LocalLearningModel(_cfg(name), num_modules=4)
         with ActivationMemoryMeter.for_model(model) as meter:
-            model.train_step(copy.deepcopy(batch), adam(model, 0.0))
+            model.train_step(copy.deepcopy(batch), adam_wrapper(model, 0.0))
         peaks[key] = meter.peak_bytes
     assert peaks['local'] < peaks['bp'], (name, peaks)
 
@@ -169,7 +164,7 @@ def test_stripped_checkpoint_predicts_like_the_local_model(name):
     strip_aux = load_tool('model_converters/strip_aux.py').strip_aux
     torch.manual_seed(0)
     local = LocalLearningModel(_cfg(name), num_modules=3)
-    local.train_step(_batch(name), adam(local, 0.01))
+    local.train_step(_batch(name), adam_wrapper(local, 0.01))
     state = strip_aux({'state_dict': local.state_dict(), 'meta': {}})
     plain = MODELS.build(_cfg(name))
     plain.load_state_dict(state['state_dict'], strict=True)

@@ -10,7 +10,6 @@ import copy
 
 import pytest
 import torch
-from mmengine.optim import OptimWrapper
 from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel
@@ -19,7 +18,7 @@ from man_mm.models.splitters import (LIIFEDSRNetUnits, LIIFRDNNetUnits,
 from man_mm.models.task_adapters import EditTaskAdapter
 from man_mm.testing import assert_gradient_isolated, fake_liif_batch
 from man_mm.utils import ActivationMemoryMeter
-from tests.helpers import load_tool
+from tests.helpers import adam_wrapper, load_tool
 
 ENCODERS = {
     'edsr': dict(type='LIIFEDSRNet',
@@ -59,10 +58,6 @@ def liif(name):
 
 def batch(n=2, seed=0, lr_size=8, queries=64):
     return fake_liif_batch(n, lr_size, 2, queries, seed=seed)
-
-
-def adam(model, lr=1e-3):
-    return OptimWrapper(torch.optim.Adam(model.parameters(), lr=lr))
 
 
 @pytest.mark.parametrize('name', list(ENCODERS))
@@ -106,7 +101,7 @@ def test_gradient_isolation(name, share_head):
     assert model.num_modules == 3
     assert all(len(a.blocks) == 1 for a in model.aux_heads)
     assert_gradient_isolated(model, batch(), shared_head=share_head)
-    out = model.train_step(batch(seed=1), adam(model))
+    out = model.train_step(batch(seed=1), adam_wrapper(model))
     assert torch.isfinite(out['loss'])
 
 
@@ -115,7 +110,7 @@ def test_k1_reproduces_bp(name):
     torch.manual_seed(0)
     bp = MODELS.build(liif(name))
     local = LocalLearningModel(copy.deepcopy(bp), num_modules=1)
-    bp_optim, local_optim = adam(bp), adam(local)
+    bp_optim, local_optim = adam_wrapper(bp), adam_wrapper(local)
     for step in range(3):
         data = batch(seed=step)
         bp_log = bp.train_step(copy.deepcopy(data), bp_optim)
@@ -135,7 +130,7 @@ def test_local_peak_is_below_bp(name):
         model = MODELS.build(liif(name)) if key == 'bp' else \
             LocalLearningModel(liif(name), num_modules=4)
         with ActivationMemoryMeter.for_model(model) as meter:
-            model.train_step(copy.deepcopy(data), adam(model, 0.0))
+            model.train_step(copy.deepcopy(data), adam_wrapper(model, 0.0))
         peaks[key] = meter.peak_bytes
     assert peaks['local'] < peaks['bp'], (name, peaks)
 
@@ -145,7 +140,7 @@ def test_stripped_checkpoint_predicts_like_the_local_model(name):
     strip_aux = load_tool('model_converters/strip_aux.py').strip_aux
     torch.manual_seed(0)
     local = LocalLearningModel(liif(name), num_modules=3)
-    local.train_step(batch(), adam(local, 0.01))
+    local.train_step(batch(), adam_wrapper(local, 0.01))
     state = strip_aux({'state_dict': local.state_dict(), 'meta': {}})
     plain = MODELS.build(liif(name))
     plain.load_state_dict(state['state_dict'], strict=True)
@@ -170,4 +165,4 @@ def test_benchmark_tools_make_liif_batches():
     assert sample.gt_img.shape == (2304, 3)
     assert sample.metainfo['coord'].shape == (2304, 2)
     model = LocalLearningModel(base, num_modules=4)
-    assert torch.isfinite(model.train_step(data, adam(model))['loss'])
+    assert torch.isfinite(model.train_step(data, adam_wrapper(model))['loss'])

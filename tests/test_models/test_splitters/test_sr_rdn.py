@@ -4,7 +4,6 @@ import copy
 
 import pytest
 import torch
-from mmengine.optim import OptimWrapper
 from mmengine.registry import MODELS, init_default_scope
 
 from man_mm.models import LocalLearningModel
@@ -13,7 +12,7 @@ from man_mm.models.splitters import build_units
 from man_mm.models.task_adapters import EditTaskAdapter
 from man_mm.testing import assert_gradient_isolated, fake_sr_batch
 from man_mm.utils import ActivationMemoryMeter, TotalMemoryMeter
-from tests.helpers import load_tool
+from tests.helpers import adam_wrapper, load_tool
 
 
 @pytest.fixture(autouse=True)
@@ -64,10 +63,6 @@ def _k(name):
     return 3 if name.startswith('rdn') else 2
 
 
-def adam(model, lr=1e-3):
-    return OptimWrapper(torch.optim.Adam(model.parameters(), lr=lr))
-
-
 @pytest.mark.parametrize('stem_as_unit', [False, True])
 @pytest.mark.parametrize('name', list(GENERATORS))
 def test_units_and_tail_replay_the_generator(name, stem_as_unit):
@@ -114,7 +109,7 @@ def test_train_step_and_gradient_isolation(name, share_head):
     assert all(len(a.blocks) == 1 for a in model.aux_heads)
     assert model.feature_bank.taps == list(model.task.required_taps)
     assert_gradient_isolated(model, _batch(name), shared_head=share_head)
-    out = model.train_step(_batch(name, seed=1), adam(model))
+    out = model.train_step(_batch(name, seed=1), adam_wrapper(model))
     assert torch.isfinite(out['loss'])
 
 
@@ -125,7 +120,7 @@ def test_rdn_one_module_per_unit_with_the_stem_apart():
     model = LocalLearningModel(_cfg('rdn_x2'), stem_as_unit=True)
     assert model.num_modules == 5
     assert_gradient_isolated(model, _batch('rdn_x2'), shared_head=True)
-    out = model.train_step(_batch('rdn_x2', seed=1), adam(model))
+    out = model.train_step(_batch('rdn_x2', seed=1), adam_wrapper(model))
     assert torch.isfinite(out['loss'])
 
 
@@ -200,7 +195,7 @@ def test_adapt_false_trains_rdn_and_refuses_srcnn():
     aux = dict(type='man_mm.SLMSRAux', adapt=False)
     model = LocalLearningModel(_cfg('rdn_x2'), num_modules=2, aux=aux)
     assert len(model.aux_heads[0].blocks) == 0
-    out = model.train_step(_batch('rdn_x2'), adam(model))
+    out = model.train_step(_batch('rdn_x2'), adam_wrapper(model))
     assert torch.isfinite(out['loss'])
     with pytest.raises(ValueError, match=r"'conv1' \(16 channels\)"):
         LocalLearningModel(_cfg('srcnn'), num_modules=2, aux=aux)
@@ -211,7 +206,7 @@ def test_k1_reproduces_bp(name):
     torch.manual_seed(0)
     bp = MODELS.build(_cfg(name))
     local = LocalLearningModel(copy.deepcopy(bp), num_modules=1)
-    bp_optim, local_optim = adam(bp), adam(local)
+    bp_optim, local_optim = adam_wrapper(bp), adam_wrapper(local)
     for step in range(3):
         batch = _batch(name, seed=step)
         bp.train_step(copy.deepcopy(batch), bp_optim)
@@ -229,7 +224,7 @@ def _peaks(name, k):
         torch.manual_seed(0)
         model = MODELS.build(_cfg(name)) if key == 'bp' else \
             LocalLearningModel(_cfg(name), num_modules=k)
-        optim = adam(model, 0.0)
+        optim = adam_wrapper(model, 0.0)
         model.train_step(copy.deepcopy(batch), optim)  # optimizer state
         with ActivationMemoryMeter.for_model(model) as meter:
             model.train_step(copy.deepcopy(batch), optim)
@@ -262,7 +257,7 @@ def test_stripped_checkpoint_predicts_like_the_local_model(name):
     strip_aux = load_tool('model_converters/strip_aux.py').strip_aux
     torch.manual_seed(0)
     local = LocalLearningModel(_cfg(name), num_modules=_k(name))
-    local.train_step(_batch(name), adam(local, 0.01))
+    local.train_step(_batch(name), adam_wrapper(local, 0.01))
     state = strip_aux({'state_dict': local.state_dict(), 'meta': {}})
     plain = MODELS.build(_cfg(name))
     plain.load_state_dict(state['state_dict'], strict=True)
