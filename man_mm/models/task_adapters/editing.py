@@ -33,7 +33,7 @@ def _graph_nodes(root) -> set:
     return seen
 
 
-def _msrresnet_tail(gen, h, feats, shallow, image, gt):
+def _msrresnet_tail(gen, h, feats, shallow, image, samples):
     """``MSRResNet.forward`` after ``trunk_net``: upsampling, ``conv_hr``,
     ``conv_last``, plus the bilinearly upsampled input image (its only
     global skip: an image, not a feature)."""
@@ -44,7 +44,7 @@ def _msrresnet_tail(gen, h, feats, shallow, image, gt):
     return out + gen.img_upsampler(image())
 
 
-def _rrdbnet_tail(gen, h, feats, shallow, image, gt):
+def _rrdbnet_tail(gen, h, feats, shallow, image, samples):
     """``RRDBNet.forward`` after ``body``: ``conv_body``, the global skip,
     two nearest x2 upsamplings with convs, ``conv_hr``, ``conv_last``."""
     feat = h['conv_body'](feats)
@@ -57,12 +57,13 @@ def _rrdbnet_tail(gen, h, feats, shallow, image, gt):
     return h['conv_last'](gen.lrelu(h['conv_hr'](feat)))
 
 
-def _swinir_tail(gen, h, feats, shallow, image, gt):
+def _swinir_tail(gen, h, feats, shallow, image, samples):
     """``SwinIRNet.forward`` after ``forward_features``: ``conv_after_body``,
     the global skip, the upsampler branch (or, for ``upsampler=''``, the
     image residual), de-normalisation and the crop to the target size (the
     generator crops to ``upscale`` x its unpadded input, which is
     ``gt_img``'s size whenever its pixel loss is defined)."""
+    gt = samples.gt_img
     x = h['conv_after_body'](feats)
     if shallow is not None:
         x = x + shallow
@@ -94,13 +95,13 @@ def _rdn_fused(h, feats, shallow):
     return x if shallow is None else x + shallow
 
 
-def _rdn_tail(gen, h, feats, shallow, image, gt):
+def _rdn_tail(gen, h, feats, shallow, image, samples):
     """``RDNNet.forward`` after its RDBs: the fusion and global skip
     (:func:`_rdn_fused`), ``upscale`` and ``output``."""
     return h['output'](h['upscale'](_rdn_fused(h, feats, shallow)))
 
 
-def _srcnn_tail(gen, h, feats, shallow, image, gt):
+def _srcnn_tail(gen, h, feats, shallow, image, samples):
     """``SRCNNNet.forward`` after ``relu(conv2)``: ``conv3`` (no skip)."""
     return h['conv3'](feats)
 
@@ -118,7 +119,7 @@ def _liif_query(gen, h, feature, samples):
     return type(gen).query_rgb(net, feature, coord, cell)
 
 
-def _liif_edsr_tail(gen, h, feats, shallow, image, gt, samples=None):
+def _liif_edsr_tail(gen, h, feats, shallow, image, samples):
     """``LIIFEDSRNet.forward`` after ``body``: ``conv_after_body``, the
     global skip, then the implicit query."""
     res = h['conv_after_body'](feats)
@@ -127,7 +128,7 @@ def _liif_edsr_tail(gen, h, feats, shallow, image, gt, samples=None):
     return _liif_query(gen, h, res, samples)
 
 
-def _liif_rdn_tail(gen, h, feats, shallow, image, gt, samples=None):
+def _liif_rdn_tail(gen, h, feats, shallow, image, samples):
     """``LIIFRDNNet.forward`` after its RDBs: the fusion and global skip
     (:func:`_rdn_fused`), then the implicit query."""
     return _liif_query(gen, h, _rdn_fused(h, feats, shallow), samples)
@@ -139,8 +140,10 @@ class GeneratorTail(NamedTuple):
     Attributes:
         head_names (tuple[str]): The generator's modules after its split
             body (the task head).
-        tail (callable): ``tail(gen, heads, feats, shallow, image, gt)``
-            replays the generator's forward from the body output.
+        tail (callable): ``tail(gen, heads, feats, shallow, image,
+            samples)`` replays the generator's forward from the body output
+            (``samples``: the stacked data sample, whose ``gt_img`` gives
+            SwinIR's crop and whose coordinates LIIF queries).
         feature_skip (bool): Whether the tail adds the shallow feature back
             (the global skip).
         shallow (str): The generator's module whose output is the shallow
@@ -148,15 +151,12 @@ class GeneratorTail(NamedTuple):
         dense (tuple[str]): Bank keys (base-model paths) of body outputs
             the tail reads besides the last one (RDN's gff reads every RDB
             output), in forward order.
-        takes_samples (bool): The tail also takes the stacked data sample
-            (LIIF: the HR coordinates and cells to query).
     """
     head_names: Sequence[str]
     tail: Callable
     feature_skip: bool
     shallow: str = 'conv_first'
     dense: Sequence[str] = ()
-    takes_samples: bool = False
 
 
 def generator_tail(generator: nn.Module) -> Optional[GeneratorTail]:
@@ -165,12 +165,12 @@ def generator_tail(generator: nn.Module) -> Optional[GeneratorTail]:
     names = {k.__name__ for k in type(generator).__mro__}
     if 'LIIFEDSRNet' in names:
         return GeneratorTail(('conv_after_body', 'imnet'), _liif_edsr_tail,
-                             True, takes_samples=True)
+                             True)
     if 'LIIFRDNNet' in names:
         dense = tuple(f'generator.rdbs.{i}'
                       for i in range(len(generator.rdbs) - 1))
         return GeneratorTail(('gff', 'imnet'), _liif_rdn_tail, True,
-                             shallow='sfe1', dense=dense, takes_samples=True)
+                             shallow='sfe1', dense=dense)
     if 'MSRResNet' in names:
         heads = ('upsample1', ) + (
             ('upsample2', ) if generator.upscale_factor == 4 else ()) + (
@@ -264,11 +264,9 @@ class EditTaskAdapter(TaskAdapter):
         # override the class's EDSR ones).
         tail = generator_tail(self.backbone)
         self._tail = None
-        self._tail_takes_samples = False
         shallow = 'conv_first'
         if tail is not None:
             self.head_names, self._tail = tail.head_names, tail.tail
-            self._tail_takes_samples = tail.takes_samples
             shallow = tail.shallow
             self.shallow_key = f'generator.{shallow}'
             self.dense_keys = tuple(tail.dense)
@@ -400,10 +398,8 @@ class EditTaskAdapter(TaskAdapter):
             else None
         if self.dense_keys:
             feats = self.dense_features(feats, bank)
-        extra = (data_samples, ) if self._tail_takes_samples else ()
         out = self._tail(self.backbone, heads, feats, shallow,
-                         lambda: self.image(bank), data_samples.gt_img,
-                         *extra)
+                         lambda: self.image(bank), data_samples)
         loss = self.model.pixel_loss(out, data_samples.gt_img)
         if real:
             self._live_shallow = None

@@ -2,6 +2,7 @@
 SwinIRNet) and the refusals of the U-shaped ones. RDN and SRCNN:
 ``test_sr_rdn.py``."""
 import copy
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -93,7 +94,7 @@ def test_units_and_tail_replay_the_generator(name, size):
         heads = dict(zip(task.head_names, task.head_modules()))
         shallow = seen['shallow'] if task.required_taps else None
         out = task._tail(gen, heads, h, shallow, lambda: seen['image'],
-                         expected)
+                         SimpleNamespace(gt_img=expected))
     torch.testing.assert_close(out, expected)
     # Every generator parameter is a unit's or the tail's.
     owned = {id(p) for u in units.units for p in u.module.parameters()} | \

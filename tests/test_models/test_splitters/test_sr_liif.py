@@ -83,8 +83,7 @@ def test_units_and_tail_replay_the_generator(name):
             outs.append(h)
         heads = dict(zip(task.head_names, task.head_modules()))
         feats = outs if name == 'rdn' else h
-        out = task._tail(gen, heads, feats, seen['shallow'], None, None,
-                         samples)
+        out = task._tail(gen, heads, feats, seen['shallow'], None, samples)
     torch.testing.assert_close(out, expected)
     owned = {id(p) for u in units.units for p in u.module.parameters()} | \
         {id(p) for m in task.head_modules() for p in m.parameters()}

@@ -1,6 +1,7 @@
 """mmagic's RDN (whose global feature fusion reads every RDB's output) and
 SRCNN, trained locally."""
 import copy
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -90,7 +91,8 @@ def test_units_and_tail_replay_the_generator(name, stem_as_unit):
         # RDN's gff reads every RDB output; SRCNN's conv3 the last.
         feats = outs[len(outs) - len(gen.rdbs):] if rdn else h
         shallow = gen.sfe1(x) if rdn else None
-        out = task._tail(gen, heads, feats, shallow, None, expected)
+        out = task._tail(gen, heads, feats, shallow, None,
+                         SimpleNamespace(gt_img=expected))
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
     # Every generator parameter is a unit's or the tail's.
     owned = {id(p) for u in units.units for p in u.module.parameters()} | \
