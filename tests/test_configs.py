@@ -55,6 +55,8 @@ EXPECTED_K = {
     'edsr_x2c256b32_div2k_man.py': 32,
     'edsr_x2c32b8_photos_man.py': 8,
     'edsr_x2c32b8_photos_man_noadapt.py': 8,
+    # SRGAN's MSRResNet: 8 residual blocks in 4 modules
+    'srgan_x2c32b8_photos_man.py': 4,
 }
 
 

@@ -2,7 +2,8 @@
 # BP vs MAN, end to end, for the families split beyond ResNet (besides the
 # classification digits runs of new_families_digits.sh): RTMDet-tiny,
 # YOLOv3-D53, Faster R-CNN and DINO on the embedded SYNTHETIC shapes (128 px)
-# and SwinIR and RDN on the embedded photographs (x2). Each pair is trained by
+# and SwinIR, RDN and SRGAN (adversarial; --only srgan) on the embedded
+# photographs (x2). Each pair is trained by
 # tools/train.py for the same budget and seed; each run's last checkpoint,
 # stripped of aux nets, is then evaluated by tools/test.py with the plain BP
 # config. Prints metric, true peak and time per iteration side by side and
@@ -10,8 +11,8 @@
 #   bash tools/experiments/zoo_families_e2e.sh [--iters N] [--seeds "0 1"]
 #        [--only "rtmdet_tiny swinir rdn ..."] [--work-dir DIR]
 # Detection budget: N iterations of batch 8 (default 300; the configs say
-# 1000) with the cosine schedule shortened to match; SwinIR and RDN keep
-# their configs' 500. About 3 hours on 2 CPU cores for the defaults.
+# 1000) with the cosine schedule shortened to match; SwinIR, RDN and SRGAN
+# keep their configs' 500. About 3 hours on 2 CPU cores for the defaults.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="$(bash "$ROOT/tools/setup_env.sh" | tail -n 1)"
@@ -38,10 +39,14 @@ DET_BUDGET=(train_cfg.max_iters=$ITERS train_cfg.val_interval=$ITERS
             default_hooks.checkpoint.interval=$ITERS)
 for seed in $SEEDS; do
     for family in $ONLY; do
-        if [ "$family" = swinir ] || [ "$family" = rdn ]; then
+        case "$family" in
+            swinir) name=swinir_x2e32d4_photos ;;
+            rdn) name=rdn_x2c32b4_photos ;;
+            srgan) name=srgan_x2c32b8_photos ;;
+            *) name= ;;
+        esac
+        if [ -n "$name" ]; then
             dir=configs/super_resolution/photos
-            name=$([ "$family" = swinir ] && echo swinir_x2e32d4_photos \
-                   || echo rdn_x2c32b4_photos)
             metric=(PSNR SSIM)
             budget=()
         else

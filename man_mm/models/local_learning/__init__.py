@@ -1,5 +1,6 @@
 """Local learning itself: the model that owns the local step, its parts
 and its data-parallel wrapper."""
+from .adversarial_step import adversarial_train_step
 from .grad_sync import GradientSync, GradSync, StageGradSync
 from .local_ddp import LocalDistributedDataParallel
 from .local_learning_model import LocalLearningModel, NonFiniteLocalLossError
@@ -14,5 +15,6 @@ __all__ = [
     'LocalLearningModel', 'NonFiniteLocalLossError', 'LocalModule',
     'LocalStep', 'StageSlice', 'local_steps', 'partition_units', 'GradSync',
     'GradientSync', 'LocalDistributedDataParallel', 'LocalPipelineParallel',
-    'StageGradSync', 'StageLink', 'StagePlan', 'plan_stages', 'profile_modules'
+    'StageGradSync', 'StageLink', 'StagePlan', 'plan_stages',
+    'profile_modules', 'adversarial_train_step'
 ]

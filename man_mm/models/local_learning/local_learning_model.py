@@ -21,6 +21,7 @@ from ..layers import disable_block_checkpointing
 from ..splitters import build_units
 from ..task_adapters import build_task_adapter
 from ..task_modules import FeatureBank
+from .adversarial_step import adversarial_train_step, check_adversarial_setup
 from .grad_sync import GradSync
 from .local_module import LocalModule
 from .local_step import StageSlice, local_steps
@@ -226,6 +227,19 @@ class LocalLearningModel(BaseModel):
         self.bank_inputs = any(
             getattr(a, 'needs_inputs', False) for a in aux_modules)
         self._step = 0
+        self._checked_wrappers = False
+
+    def __getattr__(self, name: str):
+        # Base-model parts that mmagic's hooks look up on the trained model
+        # by name (its EMA hook: ``generator``, ``generator_ema``), for the
+        # tasks that list them; everything else as nn.Module.
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            task = self.__dict__.get('task')
+            if name in getattr(task, 'model_attributes', ()):
+                return getattr(self._modules['model'], name)
+            raise
 
     # ------------------------------------------------------------------
     # construction helpers
@@ -413,6 +427,16 @@ class LocalLearningModel(BaseModel):
         """One local-learning iteration: K local forward/backward passes,
         then one optimizer step (when gradient accumulation says so)."""
         data = self.data_preprocessor(data, True)
+        if isinstance(optim_wrapper, OptimWrapperDict) and \
+                hasattr(self.task, 'pop_output'):
+            # A GAN restorer: local generator steps, then mmagic's own
+            # discriminator step.
+            if not self._checked_wrappers:
+                check_adversarial_setup(self, optim_wrapper)
+                self._checked_wrappers = True
+            return adversarial_train_step(self, data['inputs'],
+                                          data['data_samples'],
+                                          optim_wrapper)
         return self.local_train_step(data['inputs'], data['data_samples'],
                                      optim_wrapper)
 
@@ -454,7 +478,9 @@ class LocalLearningModel(BaseModel):
             raise TypeError(
                 'LocalLearningModel needs a single OptimWrapper (one '
                 'optimizer over all modules and aux nets); got '
-                f'{type(optim_wrapper).__name__}.')
+                f'{type(optim_wrapper).__name__}. (An OptimWrapperDict '
+                'trains the adversarial restorers -- SRGAN, ESRGAN, '
+                'Real-ESRGAN -- in one process.)')
         per_module = self.steps_per_module(optim_wrapper)
         # Gradient accumulation: every local backward of this iteration
         # counts as one iteration's backward, so scale_loss/should_update

@@ -6,6 +6,10 @@
   output of the same resolution. Past the first encoder level several
   tensors carry the network's state at once, so there is no single
   activation to hand from one local module to the next.
+- GLEAN's ``GLEANStyleGANv2``: the same shape around a StyleGAN2
+  generator. The encoder's deepest feature is the generator's latent, the
+  generator fuses the encoder feature of every resolution, and the decoder
+  reads the generator feature of every resolution.
 
 (RDN's global feature fusion also reads the output of every trunk block,
 but only in the head: the trunk itself is a single chain, like a
@@ -30,6 +34,12 @@ REASONS = {
     'Restormer': U_SHAPED_REASON,
     'NAFNet': U_SHAPED_REASON,
     'NAFBaseline': U_SHAPED_REASON,
+    'GLEANStyleGANv2': (
+        'U-shaped: an encoder, a StyleGAN2 generator that takes its latent '
+        'from the deepest encoder feature and fuses the encoder feature of '
+        'every resolution, and a decoder that reads the generator feature '
+        'of every resolution (long skips across the network), so no single '
+        'activation carries the state from one local module to the next'),
 }
 
 
@@ -43,13 +53,14 @@ def _reason(generator_cls) -> str:
 @UNIT_SPLITTERS.register_module()
 class SRGeneratorRefusal(BackboneUnits):
     """Refuses mmagic's ``Restormer``, ``NAFNet`` and ``NAFBaseline`` (and
-    their ``*Local`` variants), naming the reason.
+    their ``*Local`` variants) and GLEAN's ``GLEANStyleGANv2``, naming the
+    reason.
 
     Raises:
         TypeError: Always, naming the reason.
     """
-    supported_names = ('mmagic.Restormer/NAFNet/NAFBaseline: refused '
-                       '(U-shaped)')
+    supported_names = ('mmagic.Restormer/NAFNet/NAFBaseline/'
+                       'GLEANStyleGANv2: refused (U-shaped)')
     role = 'generator'
 
     @classmethod
@@ -59,7 +70,9 @@ class SRGeneratorRefusal(BackboneUnits):
                 optional_types('mmagic.models.editors.nafnet.nafnet_net',
                                'NAFNet') +
                 optional_types('mmagic.models.editors.nafnet.nafbaseline_net',
-                               'NAFBaseline'))
+                               'NAFBaseline') +
+                optional_types('mmagic.models.editors.glean.glean_styleganv2',
+                               'GLEANStyleGANv2'))
 
     @classmethod
     def refusal(cls, backbone_cls, cfg):
@@ -71,4 +84,4 @@ class SRGeneratorRefusal(BackboneUnits):
             f'man_mm cannot split generator {name} into local modules: '
             f'{_reason(type(self.backbone))}. Supported generators: '
             'EDSRNet, MSRResNet, RRDBNet, SwinIRNet, RDNNet, '
-            'SRCNNNet.')
+            'SRCNNNet, LIIFEDSRNet, LIIFRDNNet.')

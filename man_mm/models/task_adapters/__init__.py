@@ -8,6 +8,7 @@ from torch import nn
 
 from man_mm.registry import (HOW_TO_ADD, TASK_ADAPTERS, find_registered,
                              registered_names)
+from .adversarial_editing import SRGANTaskAdapter
 from .base import TaskAdapter
 from .classification import ClsTaskAdapter
 from .detection import DetTaskAdapter
@@ -48,5 +49,6 @@ __all__ = [
     'TaskAdapter', 'ClsTaskAdapter', 'DetTaskAdapter', 'DETRTaskAdapter',
     'TwoStageTaskAdapter', 'InstanceSegTaskAdapter',
     'GroundingDINOTaskAdapter', 'GLIPTaskAdapter', 'EditTaskAdapter',
+    'SRGANTaskAdapter',
     'build_task_adapter'
 ]

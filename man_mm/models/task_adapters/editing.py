@@ -10,14 +10,10 @@ from man_mm.registry import TASK_ADAPTERS
 from man_mm.utils import optional_types
 from .base import TaskAdapter, reaches, types_except
 
-#: ``BaseEditModel`` subclasses refused by name (with their subclasses).
-REFUSED_EDIT = {
-    'SRGAN': ('adversarial training (SRGAN, ESRGAN, Real-ESRGAN/ESRNet): its '
-              'own train_step alternates generator and discriminator '
-              'optimizers and adds perceptual/GAN losses (Real-ESRGAN also an '
-              'EMA generator and sharpened ground truth), which the pixel-'
-              'loss tail does not replay'),
-}
+#: ``BaseEditModel`` subclasses that :class:`EditTaskAdapter` leaves to
+#: another adapter (with their subclasses): the adversarially trained
+#: restorers, :class:`~.adversarial_editing.SRGANTaskAdapter`'s.
+ADVERSARIAL_EDIT = {'SRGAN': 'adversarial training: SRGANTaskAdapter'}
 
 
 def _graph_nodes(root) -> set:
@@ -228,7 +224,8 @@ class EditTaskAdapter(TaskAdapter):
     ``sfe1``'s output, and its gff reads every RDB output: the bank keeps
     them all but the last (:attr:`dense_keys`), and
     :meth:`dense_features` assembles the gff's input for a module.
-    GAN-trained restorers (``SRGAN`` and subclasses) are refused by name.
+    GAN-trained restorers (``SRGAN`` and subclasses) have their own
+    adapter, :class:`~.adversarial_editing.SRGANTaskAdapter`.
     """
     head_names = ('conv_after_body', 'upsample', 'conv_last')
     #: The shallow feature: the generator's ``conv_first`` output.
@@ -248,13 +245,11 @@ class EditTaskAdapter(TaskAdapter):
     #: (RDN: every RDB's but the last), in forward order.
     dense_keys: Sequence[str] = ()
 
-    refused = REFUSED_EDIT
-
     @classmethod
     def supported_types(cls):
         return types_except(
             optional_types('mmagic.models.base_models', 'BaseEditModel'),
-            REFUSED_EDIT)
+            ADVERSARIAL_EDIT)
 
     def __init__(self, model: nn.Module):
         super().__init__(model)
@@ -359,9 +354,9 @@ class EditTaskAdapter(TaskAdapter):
                 aux's SLM block output), ``(N, mid_channels, h, w)``.
             data_samples (DataSample): The stacked mmagic data sample
                 (``gt_img`` normalised by the data preprocessor).
-            heads (list[nn.Module], optional): ``conv_after_body``,
-                ``upsample``, ``conv_last`` to run; the generator's own by
-                default (the last module: the real tail).
+            heads (list[nn.Module], optional): The tail modules
+                (:attr:`head_names`) to run; the generator's own by default
+                (the last module: the real tail).
             bank (FeatureBank, optional): Source of the shallow feature.
             global_skip (bool): Add the shallow feature before upsampling
                 (EDSR's global residual). Defaults to True.
@@ -370,37 +365,38 @@ class EditTaskAdapter(TaskAdapter):
             dict[str, Tensor]: ``{'loss': pixel loss}``, as
             ``BaseEditModel.forward_train``.
         """
-        if self._tail is not None:
-            return self._tail_loss(feats, data_samples, heads, bank,
-                                   global_skip)
+        out = self.reconstruct(feats, data_samples, heads, bank, global_skip)
+        return dict(loss=self.model.pixel_loss(out, data_samples.gt_img))
+
+    def reconstruct(self, feats, data_samples, heads=None, bank=None,
+                    global_skip: bool = True) -> torch.Tensor:
+        """The generator's output image from body features: the tail
+        (``heads``, or the generator's own) with its skips. Arguments as
+        :meth:`loss`.
+
+        Returns:
+            Tensor: The image, as the generator's ``forward`` returns it.
+        """
         real = heads is None
-        conv_after_body, upsample, conv_last = \
-            self.head_modules() if real else heads
-        generator = self.backbone
-        res = conv_after_body(feats)
-        if global_skip:
-            res = res + self.shallow_feature(feats, bank)
-        out = conv_last(upsample(res))
-        out = out * generator.std.to(out) + generator.mean.to(out)
-        loss = self.model.pixel_loss(out, data_samples.gt_img)
+        if self._tail is not None:
+            heads = dict(zip(self.head_names,
+                             self.head_modules() if real else heads))
+            shallow = self.shallow_feature(feats, bank) \
+                if global_skip and self.shallow_key in self.required_taps \
+                else None
+            if self.dense_keys:
+                feats = self.dense_features(feats, bank)
+            out = self._tail(self.backbone, heads, feats, shallow,
+                             lambda: self.image(bank), data_samples)
+        else:
+            conv_after_body, upsample, conv_last = \
+                self.head_modules() if real else heads
+            generator = self.backbone
+            res = conv_after_body(feats)
+            if global_skip:
+                res = res + self.shallow_feature(feats, bank)
+            out = conv_last(upsample(res))
+            out = out * generator.std.to(out) + generator.mean.to(out)
         if real:  # the last module of the iteration: drop the reference
             self._live_shallow = None
-        return dict(loss=loss)
-
-    def _tail_loss(self, feats, data_samples, heads, bank, global_skip):
-        """:meth:`loss` for a generator with its own tail
-        (:func:`generator_tail`)."""
-        real = heads is None
-        heads = dict(zip(self.head_names,
-                         self.head_modules() if real else heads))
-        shallow = self.shallow_feature(feats, bank) \
-            if global_skip and self.shallow_key in self.required_taps \
-            else None
-        if self.dense_keys:
-            feats = self.dense_features(feats, bank)
-        out = self._tail(self.backbone, heads, feats, shallow,
-                         lambda: self.image(bank), data_samples)
-        loss = self.model.pixel_loss(out, data_samples.gt_img)
-        if real:
-            self._live_shallow = None
-        return dict(loss=loss)
+        return out

@@ -203,16 +203,3 @@ def test_u_shaped_generators_are_refused_with_the_reason(
     from mmagic.registry import MODELS as MMAGIC_MODELS
     cls = MMAGIC_MODELS.get(generator['type'])
     assert reason in SRGeneratorRefusal.refusal(cls, generator)
-
-
-def test_gan_trained_restorers_are_refused_by_the_adapter():
-    """SRGAN/ESRGAN/Real-ESRGAN train with a discriminator and their own
-    train_step: the adapter refuses them by name (their generators split)."""
-    cfg = _model(GENERATORS['msrresnet_x4'][0])
-    cfg.update(type='SRGAN', discriminator=None)
-    with pytest.raises(TypeError, match='adversarial training'):
-        LocalLearningModel(cfg)
-    from mmagic.registry import MODELS as MMAGIC_MODELS
-    for name in ('SRGAN', 'ESRGAN', 'RealESRGAN'):
-        why = EditTaskAdapter.refusal(MMAGIC_MODELS.get(name))
-        assert 'adversarial training' in why, name
