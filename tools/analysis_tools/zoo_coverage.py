@@ -160,13 +160,18 @@ def survey(package):
 
 #: mmagic ``BaseEditModel`` subclasses that restore or interpolate video
 #: (several frames in, one or several out), and their subclasses.
-VIDEO_MODELS = ('BasicVSR', 'EDVR', 'TDAN', 'BasicInterpolator')
+VIDEO_MODELS = ('BasicVSR', 'EDVR', 'TDAN', 'BasicInterpolator',
+                'RealBasicVSR')
+#: ... and those that read a second, reference image (reference-based SR).
+REFERENCE_MODELS = ('TTSR', )
 
 
 def is_restorer(cfg, scope) -> bool:
     """An mmagic single-image model: a ``BaseEditModel`` with a
-    generator (SR and restoration; not GANs, diffusion, or the video
-    models -- :data:`VIDEO_MODELS`, or trained on a frames data set)."""
+    generator (SR and restoration, adversarially trained or not; not
+    unconditional GANs, diffusion, the video models -- :data:`VIDEO_MODELS`,
+    or trained on a frames data set -- or reference-based SR,
+    :data:`REFERENCE_MODELS`)."""
     from mmagic.models.base_models import BaseEditModel
     from mmengine.registry import MODELS
     model = cfg.get('model')
@@ -175,7 +180,8 @@ def is_restorer(cfg, scope) -> bool:
     cls = resolve(MODELS, model.get('type'), scope)
     if not (isinstance(cls, type) and issubclass(cls, BaseEditModel)):
         return False
-    if any(k.__name__ in VIDEO_MODELS for k in cls.__mro__):
+    if any(k.__name__ in VIDEO_MODELS + REFERENCE_MODELS
+           for k in cls.__mro__):
         return False
     dataset = (cfg.get('train_dataloader') or {}).get('dataset')
     while isinstance(dataset, dict) and isinstance(dataset.get('dataset'),
@@ -209,7 +215,8 @@ def summary(results):
                             for what, count in why.most_common(5))
             lines.append(
                 f'| {package}, single-image restorers (BaseEditModel '
-                f'with a generator; not video) | {len(restorers)} | {ok} | '
+                f'with a generator; not video or reference-based) | '
+                f'{len(restorers)} | {ok} | '
                 f'{100 * ok / len(restorers):.1f}% | not wrapped: {top} |')
     return '\n'.join(lines)
 
