@@ -133,3 +133,32 @@ def test_zoo_coverage_names_what_it_refuses_and_why():
         dict(config='b.py', wrapped=False, reason='model Y: no adapter'),
         dict(config='tta.py', wrapped=False, reason=tool.NO_MODEL)]})
     assert '| mmdet | 2 (+1 without a model) | 1 | 50.0% |' in table
+
+
+def test_zoo_coverage_counts_gan_restorers_and_refuses_glean_and_dic():
+    """SRGAN-family configs are wrapped when their generator splits;
+    GLEAN's generator (U-shaped) and DIC (recurrent) are refused with the
+    reason; TTSR (reference-based) is no single-image restorer."""
+    from mmengine.config import Config
+    tool = _load('zoo_coverage')
+    import man_mm.models  # noqa: F401
+    import mmagic.models  # noqa: F401
+
+    def cfg(**model):
+        return Config(dict(model=model))
+
+    ok, reason, _, _ = tool.verdict(
+        cfg(type='ESRGAN', generator=dict(type='RRDBNet')), 'mmagic',
+        'generator')
+    assert ok and reason == 'SRGANTaskAdapter + RRDBNetUnits'
+    ok, reason, _, _ = tool.verdict(
+        cfg(type='SRGAN', generator=dict(type='GLEANStyleGANv2')), 'mmagic',
+        'generator')
+    assert not ok and reason.startswith('generator GLEANStyleGANv2: U-shaped')
+    ok, reason, _, _ = tool.verdict(
+        cfg(type='DIC', generator=dict(type='DICNet')), 'mmagic',
+        'generator')
+    assert not ok and 'recurrent feedback network' in reason
+    assert tool.is_restorer(cfg(type='RealESRGAN', generator=dict()),
+                            'mmagic')
+    assert not tool.is_restorer(cfg(type='TTSR', generator=dict()), 'mmagic')
