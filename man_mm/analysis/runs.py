@@ -25,7 +25,9 @@ def read_scalars(work_dir):
 
 
 def summarise(name, rows, metric):
-    train = [r for r in rows if 'loss' in r]
+    # Training rows carry losses; mmagic's GAN models log only the named
+    # ones (loss_pix, loss_d_real, ...), without a total 'loss'.
+    train = [r for r in rows if any(k.startswith('loss') for k in r)]
     vals = [r for r in rows if metric in r]
     times = [r['time'] for r in train if 'time' in r]
     act = [r['act_mem'] for r in train if 'act_mem' in r]

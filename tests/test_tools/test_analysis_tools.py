@@ -51,6 +51,12 @@ def test_runs_are_read_from_mmengine_scalars(tmp_path):
     assert row == dict(config='cfg', mem_peak_mib=95.0, act_mem_mib=32.0,
                        time_s=3.0,
                        metric=0.25, iters=2)
+    # mmagic's GAN restorers log no total 'loss', only the named ones.
+    gan = [dict(iter=1, loss_pix=0.1, loss_d_fake=0.7, time=2.0,
+                mem_peak=80.0), dict(PSNR=20.5, step=1)]
+    assert tool.summarise('gan', gan, 'PSNR') == dict(
+        config='gan', mem_peak_mib=80.0, act_mem_mib=None, time_s=2.0,
+        metric=20.5, iters=1)
     line = ('11/27 16:21:29 - mmengine - INFO - Iter(train) [ 250/1000]  '
             'lr: 1e-3  loss: 0.47')
     assert tool.progress(line, width=8) == '[##......] 250/1000  lr: 1e-3  ' \
