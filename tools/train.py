@@ -21,7 +21,8 @@ from mmengine.runner import Runner
 # mmengine's resume files.
 import man_mm  # noqa: F401
 from man_mm.engine.config_checks import (check_data_roots, check_load_from,
-                                         check_loop_cfgs, check_work_dir)
+                                         check_loop_cfgs, check_optim_wrapper,
+                                         check_work_dir)
 from man_mm.engine.dist_setup import cpu_distributed, use_local_ddp
 
 
@@ -102,6 +103,7 @@ def main():
     cfg = merge_args(Config.fromfile(args.config), args)
     check_work_dir(cfg)
     check_loop_cfgs(cfg)
+    check_optim_wrapper(cfg)
     # Distributed ranks would race to write an embedded data set.
     check_data_roots(
         cfg, write_embedded=int(os.environ.get('WORLD_SIZE', '1')) == 1)

@@ -57,6 +57,30 @@ def check_loop_cfgs(cfg) -> None:
                 f"type={loop['type']!r}, max_epochs=..., val_interval=...).")
 
 
+def check_optim_wrapper(cfg) -> None:
+    """A ``LocalLearningModel`` trained with one optimizer per network
+    (mmagic's GAN restorers) must name the modules each one takes: the
+    aux nets are no part of the base model, and mmagic's
+    ``MultiOptimWrapperConstructor`` would otherwise find no ``generator``
+    on the wrapper and build an optimizer without parameters."""
+    model, optim = cfg.get('model') or {}, cfg.get('optim_wrapper') or {}
+    if 'LocalLearningModel' not in str(model.get('type', '')) or \
+            'MultiOptimWrapperConstructor' not in str(
+                optim.get('constructor', '')):
+        return
+    unnamed = sorted(k for k, v in optim.items()
+                     if isinstance(v, dict) and 'optimizer' in v and
+                     'modules' not in v)
+    if unnamed:
+        raise ValueError(
+            f'optim_wrapper {unnamed} of a LocalLearningModel name no '
+            'modules, so they would get no parameters (the networks are '
+            "the base model's, under model.*, and the aux nets are "
+            "aux_heads). Add: optim_wrapper = dict(generator=dict(modules="
+            "['model.generator', 'aux_heads']), discriminator=dict("
+            "modules='model.discriminator')).")
+
+
 def _dataset_configs(dataset, key):
     """Yield ``(key, cfg)`` for a dataset config and the ones it wraps
     (``RepeatDataset.dataset``, ``ConcatDataset.datasets``, ...)."""
@@ -97,7 +121,8 @@ def _check_root(root, key, split, write_embedded):
     name = osp.basename(osp.normpath(root))
     converter = EMBEDDED_DATA.get(name)
     if converter is not None:
-        command = [sys.executable, osp.join(tools_dir(), 'dataset_converters', converter),
+        command = [sys.executable,
+                   osp.join(tools_dir(), 'dataset_converters', converter),
                    '--out', root]
         if write_embedded:
             print_log(

@@ -15,17 +15,22 @@ import torch.distributed as dist
 from mmengine.optim import OptimWrapperDict
 
 
-def _set_requires_grad(module, flag: bool) -> None:
-    if module is not None:
-        for p in module.parameters():
-            p.requires_grad = flag
-
-
 def check_adversarial_setup(model, optim_wrapper: OptimWrapperDict) -> None:
-    """Raise a clear error when ``optim_wrapper`` cannot train ``model``:
-    no ``'generator'`` wrapper, or one that lacks aux-net parameters (they
-    are not the base model's, so mmagic's configs do not name them); or
-    when the run is distributed, which this step does not synchronise."""
+    """Raise a clear error when ``optim_wrapper`` cannot train ``model``.
+
+    Args:
+        model (LocalLearningModel): The model (over an ``SRGAN``).
+        optim_wrapper (OptimWrapperDict): Its optimizer wrappers.
+
+    Raises:
+        RuntimeError: The run is distributed, which this step does not
+            synchronise.
+        KeyError: No ``'generator'`` wrapper, or no ``'discriminator'``
+            one for a model with a discriminator.
+        ValueError: The generator's wrapper lacks aux-net parameters (they
+            are not the base model's, so mmagic's configs do not name
+            them).
+    """
     if dist.is_available() and dist.is_initialized() and \
             dist.get_world_size() > 1:
         raise RuntimeError(
@@ -34,10 +39,14 @@ def check_adversarial_setup(model, optim_wrapper: OptimWrapperDict) -> None:
             f'not synchronised across the {dist.get_world_size()} '
             'processes of this run. Train with tools/train.py, without a '
             'launcher.')
-    if 'generator' not in optim_wrapper.optim_wrappers:
+    wanted = ['generator'] + (['discriminator'] if model.model.if_run_d()
+                              else [])
+    missing = [k for k in wanted if k not in optim_wrapper.optim_wrappers]
+    if missing:
         raise KeyError(
-            'adversarial local training needs optim_wrapper["generator"] '
-            f'(got {sorted(optim_wrapper.optim_wrappers)}).')
+            f'adversarial local training needs optim_wrapper {wanted}; '
+            f'{missing} missing (got '
+            f'{sorted(optim_wrapper.optim_wrappers)}).')
     owned = {id(p) for group in optim_wrapper['generator'].param_groups
              for p in group['params']}
     missing = [name for name, p in model.aux_heads.named_parameters()
@@ -73,11 +82,12 @@ def adversarial_train_step(model, inputs: torch.Tensor, data_samples,
         its ``loss_pix``/``loss_gan``/..., ``loss_aux``) when it stepped,
         and the discriminator's ``loss_d_real``/``loss_d_fake``.
     """
+    from mmagic.models.utils import set_requires_grad
     base = model.model
     g_wrapper = optim_wrapper['generator']
     log_vars = {}
     if base.if_run_g():
-        _set_requires_grad(base.discriminator, False)
+        set_requires_grad(base.discriminator, False)
         log_vars.update(
             model.local_train_step(inputs, data_samples, g_wrapper))
         fake = model.task.pop_output()
@@ -87,7 +97,7 @@ def adversarial_train_step(model, inputs: torch.Tensor, data_samples,
         with g_wrapper.optim_context(base), torch.no_grad():
             fake = base.forward_train(inputs, data_samples)
     if base.if_run_d():
-        _set_requires_grad(base.discriminator, True)
+        set_requires_grad(base.discriminator, True)
         gt = base.extract_gt_data(data_samples)
         for _ in range(base.disc_repeat):
             log_d = base.d_step_with_optim(fake.detach(), gt, optim_wrapper)

@@ -237,8 +237,10 @@ class LocalLearningModel(BaseModel):
             return super().__getattr__(name)
         except AttributeError:
             task = self.__dict__.get('task')
-            if name in getattr(task, 'model_attributes', ()):
-                return getattr(self._modules['model'], name)
+            model = self._modules.get('model')
+            if name in getattr(task, 'model_attributes', ()) and \
+                    hasattr(model, name):
+                return getattr(model, name)
             raise
 
     # ------------------------------------------------------------------
@@ -427,10 +429,19 @@ class LocalLearningModel(BaseModel):
         """One local-learning iteration: K local forward/backward passes,
         then one optimizer step (when gradient accumulation says so)."""
         data = self.data_preprocessor(data, True)
-        if isinstance(optim_wrapper, OptimWrapperDict) and \
-                hasattr(self.task, 'pop_output'):
+        if hasattr(self.task, 'pop_output'):
             # A GAN restorer: local generator steps, then mmagic's own
             # discriminator step.
+            if not isinstance(optim_wrapper, OptimWrapperDict):
+                raise TypeError(
+                    f'{type(self.model).__name__} trains with one optimizer '
+                    "per network (optim_wrapper['generator'] and "
+                    "['discriminator']), as mmagic's configs build them; "
+                    f'got one {type(optim_wrapper).__name__}. Use '
+                    "constructor='MultiOptimWrapperConstructor' with "
+                    "generator=dict(modules=['model.generator', "
+                    "'aux_heads'], ...), discriminator=dict(modules="
+                    "'model.discriminator', ...).")
             if not self._checked_wrappers:
                 check_adversarial_setup(self, optim_wrapper)
                 self._checked_wrappers = True

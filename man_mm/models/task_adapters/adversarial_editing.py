@@ -57,9 +57,8 @@ class SRGANTaskAdapter(EditTaskAdapter):
     supported_names = ('mmagic SRGAN, ESRGAN, RealESRGAN (adversarial '
                        'training) with a generator EditTaskAdapter splits')
     refused = REFUSED_ADVERSARIAL
-    #: Base-model attributes that hooks and optimizer constructors of
-    #: mmagic configs look up on the trained model (mmagic's
-    #: ``ExponentialMovingAverageHook`` reads ``generator``/
+    #: Base-model parts that mmagic's ``ExponentialMovingAverageHook``
+    #: looks up on the trained model by attribute (``generator``,
     #: ``generator_ema``); ``LocalLearningModel`` forwards them.
     model_attributes = ('generator', 'generator_ema', 'discriminator')
 
@@ -77,7 +76,15 @@ class SRGANTaskAdapter(EditTaskAdapter):
              global_skip: bool = True) -> Dict[str, torch.Tensor]:
         """The base model's ``g_step`` losses of the reconstructed image.
 
-        Arguments as :meth:`EditTaskAdapter.loss`.
+        Args:
+            feats (Tensor): Body features (a local module's output, or its
+                aux's SLM block output).
+            data_samples (DataSample): The stacked mmagic data sample.
+            heads (list[nn.Module], optional): The tail modules to run;
+                the generator's own by default (the last module).
+            bank (FeatureBank, optional): Source of the shallow feature.
+            global_skip (bool): Add the shallow feature (EDSR-style global
+                residual). Defaults to True.
 
         Returns:
             dict[str, Tensor]: ``loss_pix``, ``loss_perceptual``,
@@ -90,8 +97,15 @@ class SRGANTaskAdapter(EditTaskAdapter):
                                  self.model.extract_gt_data(data_samples))
 
     def pop_output(self) -> torch.Tensor:
-        """The generator output of this iteration's last module (detached),
-        once."""
+        """The generator output of this iteration's last module, once.
+
+        Returns:
+            Tensor: The image, detached.
+
+        Raises:
+            RuntimeError: The last module has not run since the previous
+                call.
+        """
         out, self._output = self._output, None
         if out is None:
             raise RuntimeError('no generator output: the last local module '

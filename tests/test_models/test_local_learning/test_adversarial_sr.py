@@ -74,10 +74,11 @@ def _wrappers(model, lr=1e-3):
     base = model.model if local else model
     g = list(base.generator.parameters()) + (
         list(model.aux_heads.parameters()) if local else [])
-    return OptimWrapperDict(
-        generator=OptimWrapper(torch.optim.Adam(g, lr=lr)),
-        discriminator=OptimWrapper(torch.optim.Adam(
-            base.discriminator.parameters(), lr=lr)))
+    wrappers = dict(generator=OptimWrapper(torch.optim.Adam(g, lr=lr)))
+    if base.discriminator is not None:
+        wrappers['discriminator'] = OptimWrapper(torch.optim.Adam(
+            base.discriminator.parameters(), lr=lr))
+    return OptimWrapperDict(**wrappers)
 
 
 def _mmagic_class(name):
@@ -187,6 +188,42 @@ def test_a_generator_optimizer_without_the_aux_nets_is_named():
             base.discriminator.parameters())))
     with pytest.raises(ValueError, match=r"aux_heads\..*modules="):
         model.train_step(_batch(), optim)
+
+
+def test_wrong_optimizer_setups_are_named():
+    """One optimizer for both networks would let every module's GAN loss
+    train the discriminator; a missing discriminator optimizer would fail
+    inside mmagic after the generator stepped."""
+    model = LocalLearningModel(_cfg(), num_modules=3)
+    single = OptimWrapper(torch.optim.Adam(model.parameters()))
+    with pytest.raises(TypeError, match='one optimizer per network'):
+        model.train_step(_batch(), single)
+    generator_only = OptimWrapperDict(
+        generator=_wrappers(model)['generator'])
+    with pytest.raises(KeyError, match=r"\['discriminator'\] missing"):
+        model.train_step(_batch(), generator_only)
+    # Real-ESRNet: no discriminator, so the generator's alone is right.
+    net = LocalLearningModel(_cfg('RealESRGAN', discriminator=None,
+                                  gan_loss=None), num_modules=3)
+    out = net.train_step(_batch('RealESRGAN'), _wrappers(net))
+    assert 'loss_d_fake' not in out and torch.isfinite(out['loss'])
+
+
+def test_train_checks_that_each_optimizer_names_its_modules():
+    """mmagic's constructor finds no ``generator`` on the wrapper: without
+    ``modules`` it would build an optimizer with no parameters."""
+    from mmengine.config import Config
+
+    from man_mm.engine.config_checks import check_optim_wrapper
+    path = osp.join(ROOT, 'configs/super_resolution/photos/'
+                    'srgan_x2c32b8_photos_man.py')
+    cfg = Config.fromfile(path)
+    check_optim_wrapper(cfg)  # the demo names them
+    del cfg.optim_wrapper.discriminator['modules']
+    with pytest.raises(ValueError, match=r"\['discriminator'\].*modules="):
+        check_optim_wrapper(cfg)
+    bp = Config.fromfile(path.replace('_man.py', '_bp.py'))
+    check_optim_wrapper(bp)  # the plain SRGAN needs none
 
 
 def test_local_peak_is_below_bp():
