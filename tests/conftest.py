@@ -19,3 +19,13 @@ def _mmpretrain_scope():
     init_default_scope('mmpretrain')
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture
+def mmagic_scope():
+    """mmagic's registries and scope, for modules that build mmagic models
+    directly (``pytestmark = pytest.mark.usefixtures('mmagic_scope')``);
+    it runs after the autouse mmpretrain scope above."""
+    import mmagic.models  # noqa: F401  (registers its models)
+    init_default_scope('mmagic')
+    yield

@@ -50,6 +50,18 @@ def sgd_wrapper(model, lr=0.1, **kwargs):
         torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9), **kwargs)
 
 
+def edit_model(generator):
+    """An mmagic ``BaseEditModel`` config around ``generator``, with the L1
+    pixel loss and the [0, 255] -> [0, 1] preprocessor of mmagic's SR
+    configs."""
+    return dict(
+        type='BaseEditModel', generator=generator,
+        pixel_loss=dict(type='L1Loss', loss_weight=1.0, reduction='mean'),
+        train_cfg=dict(), test_cfg=dict(),
+        data_preprocessor=dict(type='DataPreprocessor', mean=[0., 0., 0.],
+                               std=[255., 255., 255.]))
+
+
 def adam_wrapper(model, lr=1e-3):
     """Adam, as mmagic's SR configs train."""
     from mmengine.optim import OptimWrapper

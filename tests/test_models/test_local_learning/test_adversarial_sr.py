@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from mmengine.optim import OptimWrapper, OptimWrapperDict
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import MODELS
 
 from man_mm.models import LocalLearningModel
 from man_mm.models.task_adapters import (EditTaskAdapter, SRGANTaskAdapter,
@@ -25,11 +25,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 
 
-@pytest.fixture(autouse=True)
-def _mmagic_scope():
-    import mmagic.models  # noqa: F401
-    init_default_scope('mmagic')
-    yield
+pytestmark = pytest.mark.usefixtures('mmagic_scope')
 
 
 GENERATORS = {

@@ -3,7 +3,7 @@ import copy
 
 import pytest
 import torch
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import MODELS
 
 from man_mm.models import LocalLearningModel, SLMSRAux
 from man_mm.models.splitters import EDSRUnits
@@ -13,11 +13,7 @@ from man_mm.utils import ActivationMemoryMeter
 from tests.helpers import adam_wrapper
 
 
-@pytest.fixture(autouse=True)
-def _mmagic_scope():
-    import mmagic.models  # noqa: F401  (registers EDSRNet, BaseEditModel)
-    init_default_scope('mmagic')
-    yield
+pytestmark = pytest.mark.usefixtures('mmagic_scope')
 
 
 def edsr(mid=16, blocks=4, scale=2, res_scale=1.0):

@@ -6,30 +6,17 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import MODELS
 
 from man_mm.models import LocalLearningModel
 from man_mm.models.splitters import build_units
 from man_mm.models.task_adapters import EditTaskAdapter
 from man_mm.testing import assert_gradient_isolated, fake_sr_batch
 from man_mm.utils import ActivationMemoryMeter
-from tests.helpers import adam_wrapper, load_tool
+from tests.helpers import adam_wrapper, edit_model, load_tool
 
 
-@pytest.fixture(autouse=True)
-def _mmagic_scope():
-    import mmagic.models  # noqa: F401
-    init_default_scope('mmagic')
-    yield
-
-
-def _model(generator):
-    return dict(
-        type='BaseEditModel', generator=generator,
-        pixel_loss=dict(type='L1Loss', loss_weight=1.0, reduction='mean'),
-        train_cfg=dict(), test_cfg=dict(),
-        data_preprocessor=dict(type='DataPreprocessor', mean=[0., 0., 0.],
-                               std=[255., 255., 255.]))
+pytestmark = pytest.mark.usefixtures('mmagic_scope')
 
 
 def _swinir(upsampler, scale):
@@ -65,7 +52,7 @@ MAIN = ['msrresnet_x4', 'rrdbnet_x4', 'swinir_pixelshuffle',
 
 
 def _cfg(name):
-    return _model(copy.deepcopy(GENERATORS[name][0]))
+    return edit_model(copy.deepcopy(GENERATORS[name][0]))
 
 
 def _batch(name, n=2, seed=0, size=8):
@@ -193,7 +180,7 @@ def test_stripped_checkpoint_predicts_like_the_local_model(name):
 def test_u_shaped_generators_are_refused_with_the_reason(
         generator, reason):
     from man_mm.models.splitters import SRGeneratorRefusal
-    cfg = _model(generator)
+    cfg = edit_model(generator)
     with pytest.raises(TypeError) as err:
         LocalLearningModel(cfg)
     msg = str(err.value)

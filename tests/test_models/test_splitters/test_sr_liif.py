@@ -10,7 +10,7 @@ import copy
 
 import pytest
 import torch
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import MODELS
 
 from man_mm.models import LocalLearningModel
 from man_mm.models.splitters import (LIIFEDSRNetUnits, LIIFRDNNetUnits,
@@ -32,11 +32,7 @@ ENCODERS = {
 SPLITTERS = {'edsr': LIIFEDSRNetUnits, 'rdn': LIIFRDNNetUnits}
 
 
-@pytest.fixture(autouse=True)
-def _mmagic_scope():
-    import mmagic.models  # noqa: F401
-    init_default_scope('mmagic')
-    yield
+pytestmark = pytest.mark.usefixtures('mmagic_scope')
 
 
 def liif(name):

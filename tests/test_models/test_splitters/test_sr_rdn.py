@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import MODELS
 
 from man_mm.models import LocalLearningModel
 from man_mm.models.local_learning import local_steps
@@ -13,23 +13,10 @@ from man_mm.models.splitters import build_units
 from man_mm.models.task_adapters import EditTaskAdapter
 from man_mm.testing import assert_gradient_isolated, fake_sr_batch
 from man_mm.utils import ActivationMemoryMeter, TotalMemoryMeter
-from tests.helpers import adam_wrapper, load_tool
+from tests.helpers import adam_wrapper, edit_model, load_tool
 
 
-@pytest.fixture(autouse=True)
-def _mmagic_scope():
-    import mmagic.models  # noqa: F401
-    init_default_scope('mmagic')
-    yield
-
-
-def _model(generator):
-    return dict(
-        type='BaseEditModel', generator=generator,
-        pixel_loss=dict(type='L1Loss', loss_weight=1.0, reduction='mean'),
-        train_cfg=dict(), test_cfg=dict(),
-        data_preprocessor=dict(type='DataPreprocessor', mean=[0., 0., 0.],
-                               std=[255., 255., 255.]))
+pytestmark = pytest.mark.usefixtures('mmagic_scope')
 
 
 def _rdn(scale, blocks=4):
@@ -52,7 +39,7 @@ MAIN = ['rdn_x2', 'srcnn']
 
 
 def _cfg(name):
-    return _model(copy.deepcopy(GENERATORS[name][0]))
+    return edit_model(copy.deepcopy(GENERATORS[name][0]))
 
 
 def _batch(name, n=2, seed=0, size=12):
