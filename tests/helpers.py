@@ -1,4 +1,5 @@
 """Shared builders for the tests."""
+import copy
 import importlib.util
 import os.path as osp
 
@@ -60,6 +61,29 @@ def edit_model(generator):
         train_cfg=dict(), test_cfg=dict(),
         data_preprocessor=dict(type='DataPreprocessor', mean=[0., 0., 0.],
                                std=[255., 255., 255.]))
+
+
+def activation_peaks(builders, batch, wrapper):
+    """Saved-activation peak (bytes) of one ``train_step`` of each model.
+
+    Args:
+        builders (dict): Name -> callable that builds the model (each from
+            the same seed).
+        batch (dict): The batch, as the data loader gives it.
+        wrapper (callable): ``wrapper(model)`` gives its optimizer wrapper.
+
+    Returns:
+        dict: Name -> peak bytes.
+    """
+    from man_mm.utils import ActivationMemoryMeter
+    peaks = {}
+    for key, build in builders.items():
+        torch.manual_seed(0)
+        model = build()
+        with ActivationMemoryMeter.for_model(model) as meter:
+            model.train_step(copy.deepcopy(batch), wrapper(model))
+        peaks[key] = meter.peak_bytes
+    return peaks
 
 
 def adam_wrapper(model, lr=1e-3):

@@ -18,8 +18,7 @@ from man_mm.models import LocalLearningModel
 from man_mm.models.task_adapters import (EditTaskAdapter, SRGANTaskAdapter,
                                          build_task_adapter)
 from man_mm.testing import assert_gradient_isolated, fake_sr_batch
-from man_mm.utils import ActivationMemoryMeter
-from tests.helpers import load_tool
+from tests.helpers import activation_peaks, load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
@@ -223,16 +222,11 @@ def test_train_checks_that_each_optimizer_names_its_modules():
 
 
 def test_local_peak_is_below_bp():
-    peaks = {}
-    batch = _batch(n=2)
-    for key in ('bp', 'local'):
-        torch.manual_seed(0)
-        cfg = _cfg(generator='rrdbnet')
-        model = MODELS.build(cfg) if key == 'bp' else \
-            LocalLearningModel(cfg, num_modules=4)
-        with ActivationMemoryMeter.for_model(model) as meter:
-            model.train_step(copy.deepcopy(batch), _wrappers(model, 0.0))
-        peaks[key] = meter.peak_bytes
+    cfg = _cfg(generator='rrdbnet')
+    peaks = activation_peaks(
+        dict(bp=lambda: MODELS.build(cfg),
+             local=lambda: LocalLearningModel(cfg, num_modules=4)),
+        _batch(n=2), lambda model: _wrappers(model, 0.0))
     assert peaks['local'] < peaks['bp'], peaks
 
 

@@ -12,8 +12,8 @@ from man_mm.models import LocalLearningModel
 from man_mm.models.splitters import build_units
 from man_mm.models.task_adapters import EditTaskAdapter
 from man_mm.testing import assert_gradient_isolated, fake_sr_batch
-from man_mm.utils import ActivationMemoryMeter
-from tests.helpers import adam_wrapper, edit_model, load_tool
+from tests.helpers import (activation_peaks, adam_wrapper, edit_model,
+                           load_tool)
 
 
 pytestmark = pytest.mark.usefixtures('mmagic_scope')
@@ -135,15 +135,10 @@ def test_k1_reproduces_bp(name):
 
 @pytest.mark.parametrize('name', MAIN)
 def test_local_peak_is_below_bp(name):
-    peaks = {}
-    batch = _batch(name, n=4)
-    for key in ('bp', 'local'):
-        torch.manual_seed(0)
-        model = MODELS.build(_cfg(name)) if key == 'bp' else \
-            LocalLearningModel(_cfg(name), num_modules=4)
-        with ActivationMemoryMeter.for_model(model) as meter:
-            model.train_step(copy.deepcopy(batch), adam_wrapper(model, 0.0))
-        peaks[key] = meter.peak_bytes
+    peaks = activation_peaks(
+        dict(bp=lambda: MODELS.build(_cfg(name)),
+             local=lambda: LocalLearningModel(_cfg(name), num_modules=4)),
+        _batch(name, n=4), lambda model: adam_wrapper(model, 0.0))
     assert peaks['local'] < peaks['bp'], (name, peaks)
 
 

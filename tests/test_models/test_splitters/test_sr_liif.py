@@ -17,8 +17,7 @@ from man_mm.models.splitters import (LIIFEDSRNetUnits, LIIFRDNNetUnits,
                                      build_units)
 from man_mm.models.task_adapters import EditTaskAdapter
 from man_mm.testing import assert_gradient_isolated, fake_liif_batch
-from man_mm.utils import ActivationMemoryMeter
-from tests.helpers import adam_wrapper, load_tool
+from tests.helpers import activation_peaks, adam_wrapper, load_tool
 
 ENCODERS = {
     'edsr': dict(type='LIIFEDSRNet',
@@ -118,15 +117,11 @@ def test_k1_reproduces_bp(name):
 
 @pytest.mark.parametrize('name', list(ENCODERS))
 def test_local_peak_is_below_bp(name):
-    peaks = {}
-    data = batch(n=4, lr_size=16, queries=256)
-    for key in ('bp', 'local'):
-        torch.manual_seed(0)
-        model = MODELS.build(liif(name)) if key == 'bp' else \
-            LocalLearningModel(liif(name), num_modules=4)
-        with ActivationMemoryMeter.for_model(model) as meter:
-            model.train_step(copy.deepcopy(data), adam_wrapper(model, 0.0))
-        peaks[key] = meter.peak_bytes
+    peaks = activation_peaks(
+        dict(bp=lambda: MODELS.build(liif(name)),
+             local=lambda: LocalLearningModel(liif(name), num_modules=4)),
+        batch(n=4, lr_size=16, queries=256),
+        lambda model: adam_wrapper(model, 0.0))
     assert peaks['local'] < peaks['bp'], (name, peaks)
 
 
